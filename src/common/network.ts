@@ -1,0 +1,46 @@
+/**
+ * Checks that an address a process is about to advertise really belongs to this host. The check
+ * is the one that cannot lie: try to bind a socket to it. The kernel refuses (EADDRNOTAVAIL) an
+ * address that no interface holds, and accepts any address of 127.0.0.0/8.
+ */
+import { createServer } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+
+export class AddressNotLocalError extends Error {
+  override readonly name = 'AddressNotLocalError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+async function canBind(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: address, port: 0, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Resolves when `address` (an IP or a host name) is an address of this host; otherwise throws an
+ * AddressNotLocalError saying what to do. `variable` names the setting in the message.
+ */
+export async function assertLocalAddress(address: string, variable = 'EXTERNAL_IP'): Promise<void> {
+  let ips: string[];
+  if (isIP(address) !== 0) {
+    ips = [address];
+  } else {
+    try {
+      ips = (await lookup(address, { all: true })).map((a) => a.address);
+    } catch (cause) {
+      throw new AddressNotLocalError(`${variable}=${address}: the name does not resolve; use this host's IP address`, { cause });
+    }
+  }
+  for (const ip of ips) if (await canBind(ip)) return;
+  throw new AddressNotLocalError(
+    `${variable}=${address} is not an address of this host (no interface holds ${ips.join(', ')}). ` +
+      `Set ${variable} to an address of this machine that the other hosts can reach ` +
+      '(see `ip -brief addr`); behind NAT or a load balancer, set FLOTILLA_EXTERNAL_IP_CHECK=off.',
+  );
+}

@@ -1,0 +1,82 @@
+import { availableParallelism, hostname, networkInterfaces, totalmem } from 'node:os';
+import { ConfigError, envBool, envInt, envList, envMap, envPort, envString, envUrl, type Env } from '../common/env.js';
+import { DEFAULT_AGENT_PORT } from '../protocol/paths.js';
+import { isSafeName } from '../protocol/names.js';
+import type { Resources } from '../protocol/container.js';
+
+export const DEFAULT_CONTAINER_LEASE_INTERVAL_MS = 1_000;
+export const DEFAULT_CONTAINER_LEASE_TIMEOUT_MS = 3_000;
+export const DEFAULT_CONTAINER_BIND_ADDRESS = '0.0.0.0';
+
+export interface ContainerConfig {
+  name: string;
+  managerUrl: string;
+  /** Absent: renew the lease over HTTP through the manager (the fallback). */
+  redisUrl: string | undefined;
+  prefix: string;
+  externalIp: string;
+  /** True when EXTERNAL_IP was not given and an interface address was picked. */
+  externalIpGuessed: boolean;
+  checkExternalIp: boolean;
+  port: number;
+  bindAddress: string;
+  labels: Record<string, string>;
+  capabilities: string[];
+  resources: Resources;
+  leaseIntervalMs: number;
+  leaseTimeoutMs: number;
+  token: string | undefined;
+}
+
+/** The first non-internal IPv4 address of this host, for when EXTERNAL_IP is not set. */
+export function guessExternalIp(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+function defaultName(): string {
+  const h = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return isSafeName(h) ? h : 'container';
+}
+
+export function containerConfigFromEnv(env: Env = process.env): ContainerConfig {
+  const managerUrl = envUrl(env, 'CENTRAL_MANAGER_URL');
+  if (managerUrl === undefined) {
+    throw new ConfigError('CENTRAL_MANAGER_URL is not set: point it at the manager, e.g. CENTRAL_MANAGER_URL=http://10.0.0.5:8000');
+  }
+  const name = envString(env, 'CONTAINER_NAME') ?? defaultName();
+  if (!isSafeName(name)) {
+    throw new ConfigError(`CONTAINER_NAME=${JSON.stringify(name)} is not a valid name: use letters, digits, ".", "_" or "-" (at most 128)`);
+  }
+  const leaseIntervalMs = envInt(env, 'FLOTILLA_LEASE_INTERVAL_MS', DEFAULT_CONTAINER_LEASE_INTERVAL_MS, { min: 100, max: 600_000 });
+  const leaseTimeoutMs = envInt(env, 'FLOTILLA_LEASE_TIMEOUT_MS', DEFAULT_CONTAINER_LEASE_TIMEOUT_MS, { min: 100, max: 600_000 });
+  if (leaseTimeoutMs <= leaseIntervalMs) {
+    throw new ConfigError(`FLOTILLA_LEASE_TIMEOUT_MS (${leaseTimeoutMs}) must be greater than FLOTILLA_LEASE_INTERVAL_MS (${leaseIntervalMs})`);
+  }
+  const given = envString(env, 'EXTERNAL_IP');
+  const maxAgents = envString(env, 'FLOTILLA_MAX_AGENTS');
+  return {
+    name,
+    managerUrl,
+    redisUrl: envString(env, 'REDIS_URL'),
+    prefix: envString(env, 'FLOTILLA_PREFIX') ?? 'flotilla:',
+    externalIp: given ?? guessExternalIp(),
+    externalIpGuessed: given === undefined,
+    checkExternalIp: envBool(env, 'FLOTILLA_EXTERNAL_IP_CHECK', true),
+    port: envPort(env, 'AGENT_PORT', DEFAULT_AGENT_PORT),
+    bindAddress: envString(env, 'FLOTILLA_BIND_ADDRESS') ?? DEFAULT_CONTAINER_BIND_ADDRESS,
+    labels: envMap(env, 'FLOTILLA_LABELS'),
+    capabilities: envList(env, 'FLOTILLA_CAPABILITIES'),
+    resources: {
+      cpu_cores: availableParallelism(),
+      memory_mb: Math.round(totalmem() / 1_048_576),
+      gpus: envInt(env, 'FLOTILLA_GPUS', 0, { min: 0, max: 1_024 }),
+      ...(maxAgents === undefined ? {} : { max_agents: envInt(env, 'FLOTILLA_MAX_AGENTS', 0, { min: 0, max: 1_000_000 }) }),
+    },
+    leaseIntervalMs,
+    leaseTimeoutMs,
+    token: envString(env, 'FLOTILLA_TOKEN'),
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * A running agent container: serves its HTTP API, joins the cluster, keeps its lease, rejoins
+ * with a new epoch when its registration is over, and leaves cleanly on stop.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../common/logger.js';
+import { ApiClient } from '../client/api-client.js';
+import type { RegisterBody } from '../protocol/api.js';
+import type { ClusterStore } from '../store/store.js';
+import type { ContainerConfig } from './config.js';
+import { joinCluster } from './join.js';
+import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
+import { buildContainerServer, type ContainerStatusView } from './server.js';
+
+export type ContainerLifecycle = 'starting' | 'joining' | 'active' | 'suspended' | 'stopping' | 'stopped';
+
+export interface AgentContainerOptions {
+  config: ContainerConfig;
+  log: Logger;
+  /** When given, the lease is renewed straight in the store; otherwise over HTTP. */
+  store?: ClusterStore;
+  /** Agent types served (filled in by the agents runtime). */
+  agentTypes?: string[];
+}
+
+export class AgentContainer {
+  private readonly client: ApiClient;
+  private readonly renewer: LeaseRenewer;
+  private readonly stopping = new AbortController();
+  private server: FastifyInstance | null = null;
+  private keeper: LeaseKeeper | null = null;
+  private joining: Promise<void> | null = null;
+  private lifecycle: ContainerLifecycle = 'starting';
+  private epoch: number | null = null;
+  private boundPort = 0;
+  private readonly startedAt = Date.now();
+  private leaseIntervalMs: number;
+  private leaseTimeoutMs: number;
+  /** Set when joining failed for good (e.g. the manager refused the registration). */
+  fatal: Error | null = null;
+  onFatal: ((err: Error) => void) | null = null;
+
+  constructor(private readonly o: AgentContainerOptions) {
+    this.client = new ApiClient({ baseUrl: o.config.managerUrl, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
+    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(this.client);
+    this.leaseIntervalMs = o.config.leaseIntervalMs;
+    this.leaseTimeoutMs = o.config.leaseTimeoutMs;
+  }
+
+  get id(): string {
+    return this.o.config.name;
+  }
+  get state(): ContainerLifecycle {
+    return this.lifecycle;
+  }
+  get currentEpoch(): number | null {
+    return this.epoch;
+  }
+  get port(): number {
+    return this.boundPort;
+  }
+  get ready(): boolean {
+    return this.lifecycle === 'active';
+  }
+
+  /** Listens, then starts joining in the background; `joined()` resolves once registered. */
+  async start(): Promise<void> {
+    const { config, log } = this.o;
+    this.server = buildContainerServer(this, log);
+    await this.server.listen({ port: config.port, host: config.bindAddress });
+    const address = this.server.server.address();
+    this.boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
+    log.info({ port: this.boundPort, externalIp: config.externalIp, lease: this.renewer.via }, `container ${config.name} listening on ${config.bindAddress}:${this.boundPort}`);
+    this.rejoin();
+  }
+
+  /** Resolves when the current join attempt has finished (joined, or stopped). */
+  async joined(): Promise<void> {
+    await this.joining;
+  }
+
+  status(): ContainerStatusView {
+    const s = this.keeper?.stats;
+    return {
+      container_id: this.id,
+      container_name: this.o.config.name,
+      state: this.lifecycle,
+      epoch: this.epoch,
+      host_address: this.o.config.externalIp,
+      api_port: this.boundPort,
+      manager_url: this.o.config.managerUrl,
+      lease: {
+        via: this.renewer.via,
+        interval_ms: this.leaseIntervalMs,
+        timeout_ms: this.leaseTimeoutMs,
+        renewals: s?.renewals ?? 0,
+        misses: s?.misses ?? 0,
+        last_renewal: s?.lastRenewalAt == null ? null : new Date(s.lastRenewalAt).toISOString(),
+      },
+      labels: this.o.config.labels,
+      capabilities: this.o.config.capabilities,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1_000),
+      agents: [],
+    };
+  }
+
+  private registration(): RegisterBody {
+    const c = this.o.config;
+    return {
+      container_name: c.name,
+      host_address: c.externalIp,
+      api_port: this.boundPort,
+      capabilities: c.capabilities,
+      labels: c.labels,
+      resources: c.resources as Record<string, number>,
+      metadata: { pid: process.pid, node_version: process.version, platform: process.platform },
+      agent_types: this.o.agentTypes ?? [],
+      lease_interval_ms: c.leaseIntervalMs,
+      lease_timeout_ms: c.leaseTimeoutMs,
+    };
+  }
+
+  private rejoin(): void {
+    if (this.stopping.signal.aborted) return;
+    this.lifecycle = 'joining';
+    this.epoch = null;
+    this.joining = (async () => {
+      const res = await joinCluster(this.client, this.registration(), this.o.log, this.stopping.signal);
+      if (res === null || this.stopping.signal.aborted) return;
+      this.epoch = res.epoch;
+      this.leaseIntervalMs = res.lease.interval_ms;
+      this.leaseTimeoutMs = res.lease.timeout_ms;
+      this.keeper = new LeaseKeeper({
+        id: res.container_id,
+        epoch: res.epoch,
+        intervalMs: res.lease.interval_ms,
+        timeoutMs: res.lease.timeout_ms,
+        renewer: this.renewer,
+        log: this.o.log.child({ epoch: res.epoch }),
+        onSuspended: () => {
+          this.lifecycle = 'suspended';
+        },
+        onResumed: () => {
+          this.lifecycle = 'active';
+        },
+        onLost: () => {
+          void this.replaceKeeper();
+        },
+      });
+      this.keeper.start();
+      this.lifecycle = 'active';
+    })().catch((err: unknown) => {
+      // A refused registration cannot be fixed by retrying: stop, and let the runner exit.
+      this.o.log.fatal({ err }, (err as Error).message);
+      this.fatal = err as Error;
+      this.onFatal?.(err as Error);
+    });
+  }
+
+  private async replaceKeeper(): Promise<void> {
+    const old = this.keeper;
+    this.keeper = null;
+    await old?.stop();
+    this.o.log.info('registration over: registering again for a new epoch');
+    this.rejoin();
+  }
+
+  /** Stops renewing, deregisters (so the manager knows at once), and closes the HTTP API. */
+  async stop(): Promise<void> {
+    if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return;
+    const wasActive = this.lifecycle === 'active' || this.lifecycle === 'suspended';
+    this.lifecycle = 'stopping';
+    this.stopping.abort();
+    await this.joining;
+    await this.keeper?.stop();
+    if (wasActive && this.epoch !== null) await this.deregister(this.epoch);
+    await this.server?.close();
+    this.lifecycle = 'stopped';
+  }
+
+  private async deregister(epoch: number): Promise<void> {
+    try {
+      const done = this.o.store !== undefined ? await this.o.store.deregisterContainer(this.id, epoch) : await this.client.deregister(this.id, epoch).then(() => true);
+      this.o.log.info({ epoch, deregistered: done }, done ? 'deregistered from the cluster' : 'a newer registration exists; left it alone');
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'could not deregister; the manager will see the lease lapse');
+    }
+  }
+}

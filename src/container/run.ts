@@ -1,0 +1,50 @@
+/** `flotilla container`: an agent container process configured by the environment. */
+import { createLogger } from '../common/logger.js';
+import { assertLocalAddress } from '../common/network.js';
+import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown.js';
+import { createStore } from '../store/index.js';
+import type { ClusterStore } from '../store/store.js';
+import { containerConfigFromEnv, type ContainerConfig } from './config.js';
+import { AgentContainer } from './container.js';
+
+export async function runContainerCommand(env = process.env): Promise<void> {
+  let config: ContainerConfig;
+  try {
+    config = containerConfigFromEnv(env);
+    if (config.checkExternalIp) await assertLocalAddress(config.externalIp);
+  } catch (err) {
+    exitWithConfigError(err);
+  }
+  const log = createLogger({ role: 'container', container: config.name });
+  if (config.externalIpGuessed) {
+    log.warn({ externalIp: config.externalIp }, `EXTERNAL_IP is not set: advertising ${config.externalIp}; set EXTERNAL_IP to the address other hosts reach this one at`);
+  }
+  let store: ClusterStore | undefined;
+  if (config.redisUrl !== undefined) {
+    try {
+      store = await createStore({ redisUrl: config.redisUrl, prefix: config.prefix });
+    } catch (err) {
+      exitWithConfigError(err);
+    }
+    log.info({ redis: redactUrl(config.redisUrl) }, 'renewing the lease in Redis');
+  } else {
+    log.warn('REDIS_URL is not set: renewing the lease over HTTP through the manager');
+  }
+
+  const container = new AgentContainer({ config, log, ...(store === undefined ? {} : { store }) });
+  const stop = async (): Promise<void> => {
+    await container.stop();
+    await store?.close();
+  };
+  container.onFatal = () => {
+    void stop().finally(() => process.exit(2));
+  };
+  try {
+    await container.start();
+  } catch (err) {
+    log.fatal({ err }, `container failed to start: ${(err as Error).message}`);
+    await store?.close();
+    process.exit(1);
+  }
+  exitOnSignal(stop, log);
+}

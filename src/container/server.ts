@@ -1,0 +1,46 @@
+/** The container's own HTTP API: health and readiness probes, status, and /ping for latency. */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../common/logger.js';
+import { quietRequests } from '../common/http-logging.js';
+import { VERSION } from '../common/version.js';
+
+export interface ContainerStatusView {
+  container_id: string;
+  container_name: string;
+  state: string;
+  epoch: number | null;
+  host_address: string;
+  api_port: number;
+  manager_url: string;
+  lease: { via: string; interval_ms: number; timeout_ms: number; renewals: number; misses: number; last_renewal: string | null };
+  labels: Record<string, string>;
+  capabilities: string[];
+  uptime_s: number;
+  agents: unknown[];
+}
+
+export interface ContainerStatusSource {
+  readonly id: string;
+  readonly ready: boolean;
+  status(): ContainerStatusView;
+}
+
+export function buildContainerServer(view: ContainerStatusSource, log: Logger): FastifyInstance {
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: quietRequests(), bodyLimit: 1_048_576 });
+  app.get('/health', async () => ({ status: 'healthy', timestamp: new Date().toISOString(), version: VERSION, container_id: view.id }));
+  app.get('/ready', async (_req, reply) => {
+    const s = view.status();
+    return reply.code(view.ready ? 200 : 503).send({ status: view.ready ? 'ready' : 'not_ready', state: s.state, epoch: s.epoch, timestamp: new Date().toISOString() });
+  });
+  app.get('/status', async () => view.status());
+  app.get('/ping', async () => ({ pong: true, container_id: view.id, timestamp: new Date().toISOString() }));
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}`, status_code: 404 });
+  });
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err }, 'request failed');
+    void reply.code(status).send({ error: status === 500 ? 'internal_error' : 'bad_request', message: status === 500 ? 'internal error' : err.message, status_code: status });
+  });
+  return app;
+}

@@ -1,0 +1,53 @@
+/**
+ * The manager's HTTP face: one Fastify instance, the error handlers, and the route plugins.
+ * Routes are registered inside one scope (`api`) whose `onRequest` hook is where authentication
+ * attaches; `/health` and `/ready` live outside it.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type onRequestHookHandler } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ManagerContext } from './context.js';
+import { installErrorHandlers } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { clusterRoutes } from './routes/cluster.js';
+import { containerRoutes } from './routes/containers.js';
+import './access.js';
+import { quietRequests } from '../common/http-logging.js';
+import { validatorCompiler } from './validation.js';
+
+export class MissingAccessError extends Error {
+  override readonly name = 'MissingAccessError';
+  constructor(route: string) {
+    super(`route ${route} does not declare config.access`);
+  }
+}
+
+export interface ManagerAppOptions extends ManagerContext {
+  /** Runs before every API route (not /health, /ready); authentication plugs in here. */
+  authenticate?: onRequestHookHandler;
+}
+
+export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    bodyLimit: opts.config.maxBodyBytes,
+    // Headers are bounded by node's http parser (16 KiB); ids are bounded by the schemas.
+    logController: quietRequests(),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler());
+  // JSON only: a text/plain body gets 415 rather than a confusing schema error.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandlers(app);
+  // A route that does not say who may call it would escape authentication: refuse to build.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.access === undefined) throw new MissingAccessError(`${String(route.method)} ${route.url}`);
+  });
+  const ctx: ManagerContext = { store: opts.store, config: opts.config, log: opts.log };
+
+  await app.register(healthRoutes, ctx);
+  await app.register(async (api) => {
+    if (opts.authenticate !== undefined) api.addHook('onRequest', opts.authenticate);
+    await api.register(clusterRoutes, ctx);
+    await api.register(containerRoutes, ctx);
+  });
+  return app;
+}

@@ -1,0 +1,54 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, envBool, envInt, envPort, envString, type Env } from '../common/env.js';
+import { DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
+import { assertSafeName } from '../protocol/names.js';
+
+export const DEFAULT_LEASE_INTERVAL_MS = 1_000;
+export const DEFAULT_LEASE_TIMEOUT_MS = 3_000;
+export const DEFAULT_LEADER_LEASE_MS = 3_000;
+export const DEFAULT_DETECTOR_INTERVAL_MS = 250;
+export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+export const DEFAULT_BIND_ADDRESS = '0.0.0.0';
+
+export interface ManagerConfig {
+  managerId: string;
+  port: number;
+  bindAddress: string;
+  /** The address other hosts reach this manager at (for the managers list). */
+  externalIp: string | undefined;
+  checkExternalIp: boolean;
+  redisUrl: string | undefined;
+  prefix: string;
+  /** Lease settings handed to containers that do not ask for their own. */
+  leaseIntervalMs: number;
+  leaseTimeoutMs: number;
+  leaderLeaseMs: number;
+  detectorIntervalMs: number;
+  maxBodyBytes: number;
+}
+
+export function managerConfigFromEnv(env: Env = process.env): ManagerConfig {
+  const leaseIntervalMs = envInt(env, 'FLOTILLA_LEASE_INTERVAL_MS', DEFAULT_LEASE_INTERVAL_MS, { min: 100, max: 600_000 });
+  const leaseTimeoutMs = envInt(env, 'FLOTILLA_LEASE_TIMEOUT_MS', DEFAULT_LEASE_TIMEOUT_MS, { min: 100, max: 600_000 });
+  if (leaseTimeoutMs <= leaseIntervalMs) {
+    throw new ConfigError(
+      `FLOTILLA_LEASE_TIMEOUT_MS (${leaseTimeoutMs}) must be greater than FLOTILLA_LEASE_INTERVAL_MS (${leaseIntervalMs})`,
+    );
+  }
+  const managerId = envString(env, 'FLOTILLA_MANAGER_ID') ?? `mgr-${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  return {
+    managerId: assertSafeName('FLOTILLA_MANAGER_ID', managerId),
+    port: envPort(env, 'CLUSTER_PORT', DEFAULT_CLUSTER_PORT),
+    bindAddress: envString(env, 'FLOTILLA_BIND_ADDRESS') ?? DEFAULT_BIND_ADDRESS,
+    externalIp: envString(env, 'EXTERNAL_IP'),
+    checkExternalIp: envBool(env, 'FLOTILLA_EXTERNAL_IP_CHECK', true),
+    redisUrl: envString(env, 'REDIS_URL'),
+    prefix: envString(env, 'FLOTILLA_PREFIX') ?? 'flotilla:',
+    leaseIntervalMs,
+    leaseTimeoutMs,
+    leaderLeaseMs: envInt(env, 'FLOTILLA_LEADER_LEASE_MS', DEFAULT_LEADER_LEASE_MS, { min: 300, max: 600_000 }),
+    detectorIntervalMs: envInt(env, 'FLOTILLA_DETECTOR_INTERVAL_MS', DEFAULT_DETECTOR_INTERVAL_MS, { min: 10, max: 60_000 }),
+    maxBodyBytes: envInt(env, 'FLOTILLA_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 64 * 1_048_576 }),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * A running manager: the HTTP API, presence and leader election, and (while leader) the control
+ * loops. Stateless apart from caches: kill it at any moment and another manager carries on.
+ */
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { Logger } from '../common/logger.js';
+import type { PeriodicTask } from '../common/loop.js';
+import { VERSION } from '../common/version.js';
+import type { ClusterStore } from '../store/store.js';
+import { buildManagerApp } from './app.js';
+import type { ManagerConfig } from './config.js';
+import { startFailureDetector } from './control/failure-detector.js';
+import { LeaderElector } from './control/leader.js';
+
+export type ManagerLifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export interface ManagerOptions {
+  store: ClusterStore;
+  config: ManagerConfig;
+  log: Logger;
+  authenticate?: onRequestHookHandler;
+}
+
+export class Manager {
+  private app: FastifyInstance | null = null;
+  private elector: LeaderElector | null = null;
+  private leaderTasks: PeriodicTask[] = [];
+  private lifecycle: ManagerLifecycle = 'created';
+  private boundPort = 0;
+
+  constructor(private readonly opts: ManagerOptions) {}
+
+  get state(): ManagerLifecycle {
+    return this.lifecycle;
+  }
+
+  get isLeader(): boolean {
+    return this.elector?.isLeader ?? false;
+  }
+
+  /** The port actually bound (differs from the configured one when that was 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get id(): string {
+    return this.opts.config.managerId;
+  }
+
+  async start(): Promise<void> {
+    const { config, store, log } = this.opts;
+    this.lifecycle = 'starting';
+    this.app = await buildManagerApp({ store, config, log, ...(this.opts.authenticate ? { authenticate: this.opts.authenticate } : {}) });
+    await this.app.listen({ port: config.port, host: config.bindAddress });
+    const address = this.app.server.address();
+    this.boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
+
+    this.elector = new LeaderElector(
+      store,
+      { id: config.managerId, address: `${config.externalIp ?? config.bindAddress}:${this.boundPort}`, version: VERSION, startedAtMs: Date.now() },
+      config.leaderLeaseMs,
+      {
+        onElected: () => {
+          this.leaderTasks.push(startFailureDetector(store, config.detectorIntervalMs, log));
+        },
+        onDeposed: async () => {
+          const tasks = this.leaderTasks;
+          this.leaderTasks = [];
+          await Promise.all(tasks.map((t) => t.stop()));
+        },
+      },
+      log,
+    );
+    this.elector.start();
+    this.lifecycle = 'running';
+    log.info({ port: this.boundPort, managerId: config.managerId, store: store.kind }, `manager listening on ${config.bindAddress}:${this.boundPort}`);
+  }
+
+  /** Stops the loops, gives up leadership, closes the API. Does not close the store (the caller owns it). */
+  async stop(): Promise<void> {
+    if (this.lifecycle === 'stopped' || this.lifecycle === 'stopping') return;
+    this.lifecycle = 'stopping';
+    await this.elector?.stop();
+    await this.app?.close();
+    this.lifecycle = 'stopped';
+  }
+}

@@ -1,0 +1,163 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import {
+  ContainerActionResponse,
+  ContainerIdParams,
+  ContainerList,
+  ContainerView,
+  DeleteContainerQuery,
+  HeartbeatBody,
+  HeartbeatResponse,
+  ListContainersQuery,
+  RegisterBody,
+  RegisterResponse,
+  toContainerView,
+} from '../../protocol/api.js';
+import type { Availability } from '../../protocol/container.js';
+import { DEFAULT_AGENT_PORT, PATHS } from '../../protocol/paths.js';
+import type { ManagerContext } from '../context.js';
+import { ConflictError, HttpError, NotFoundError } from '../errors.js';
+
+export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
+  const { store, config } = ctx;
+
+  app.post(
+    PATHS.register,
+    { config: { access: 'container' }, schema: { body: RegisterBody, response: { 200: RegisterResponse } } },
+    async (req) => {
+      const b = req.body;
+      const leaseIntervalMs = b.lease_interval_ms ?? config.leaseIntervalMs;
+      const leaseTimeoutMs = b.lease_timeout_ms ?? Math.max(config.leaseTimeoutMs, leaseIntervalMs * 2);
+      if (leaseTimeoutMs <= leaseIntervalMs) {
+        throw new HttpError(400, 'validation_failed', 'body: lease_timeout_ms must be greater than lease_interval_ms', 'lease_timeout_ms');
+      }
+      if (b.metadata !== undefined && JSON.stringify(b.metadata).length > 8_192) {
+        throw new HttpError(400, 'validation_failed', 'body: metadata must be at most 8192 bytes of JSON', 'metadata');
+      }
+      const record = await store.registerContainer({
+        name: b.container_name,
+        hostAddress: b.host_address,
+        apiPort: b.api_port ?? DEFAULT_AGENT_PORT,
+        capabilities: b.capabilities ?? [],
+        labels: b.labels ?? {},
+        resources: b.resources ?? {},
+        metadata: b.metadata ?? {},
+        agentTypes: b.agent_types ?? [],
+        leaseIntervalMs,
+        leaseTimeoutMs,
+      });
+      req.log.info({ container: record.id, epoch: record.epoch, host: record.hostAddress }, 'container registered');
+      return {
+        success: true as const,
+        container_id: record.id,
+        epoch: record.epoch,
+        lease: { interval_ms: leaseIntervalMs, timeout_ms: leaseTimeoutMs, heartbeat_path: PATHS.containerAction(record.id, 'heartbeat') },
+      };
+    },
+  );
+
+  app.get(
+    PATHS.containers,
+    { config: { access: 'read' }, schema: { querystring: ListContainersQuery, response: { 200: ContainerList } } },
+    async (req) => {
+      const all = await store.listContainers();
+      const shown = req.query.include_inactive === true ? all : all.filter((c) => c.state === 'active');
+      const containers = shown.sort((a, b) => a.id.localeCompare(b.id)).map(toContainerView);
+      return { containers, total: containers.length };
+    },
+  );
+
+  app.get(
+    PATHS.container(':id'),
+    { config: { access: 'read' }, schema: { params: ContainerIdParams, response: { 200: ContainerView } } },
+    async (req) => {
+      const record = await store.getContainer(req.params.id);
+      if (record === null) throw new NotFoundError('container', req.params.id);
+      return toContainerView(record);
+    },
+  );
+
+  // The HTTP fallback of the lease for containers that cannot reach Redis themselves.
+  app.post(
+    PATHS.containerAction(':id', 'heartbeat'),
+    { config: { access: 'container' }, schema: { params: ContainerIdParams, body: HeartbeatBody, response: { 200: HeartbeatResponse } } },
+    async (req) => {
+      const record = await store.getContainer(req.params.id);
+      if (record === null) throw new NotFoundError('container', req.params.id);
+      const result = await store.renewLease(req.params.id, req.body.epoch, record.leaseTimeoutMs);
+      if (!result.ok) {
+        // 409: the caller is a stale incarnation or was declared down; it must register again.
+        throw new ConflictError(
+          result.reason === 'down' ? 'container_down' : result.reason === 'stale_epoch' ? 'stale_epoch' : 'not_registered',
+          `lease of ${JSON.stringify(req.params.id)} not renewed (${result.reason}); register again for a new epoch`,
+        );
+      }
+      return {
+        success: true as const,
+        container_id: req.params.id,
+        epoch: req.body.epoch,
+        lease_expires_at: new Date(result.deadlineMs).toISOString(),
+      };
+    },
+  );
+
+  app.post(
+    PATHS.containerAction(':id', 'deregister'),
+    {
+      config: { access: 'container' },
+      schema: { params: ContainerIdParams, body: HeartbeatBody, response: { 200: Type.Object({ success: Type.Literal(true), container_id: Type.String() }) } },
+    },
+    async (req) => {
+      if (await store.deregisterContainer(req.params.id, req.body.epoch)) {
+        req.log.info({ container: req.params.id, epoch: req.body.epoch }, 'container deregistered');
+        return { success: true as const, container_id: req.params.id };
+      }
+      if ((await store.getContainer(req.params.id)) === null) throw new NotFoundError('container', req.params.id);
+      throw new ConflictError('stale_epoch', `epoch ${req.body.epoch} of ${JSON.stringify(req.params.id)} is not current; a newer registration exists`);
+    },
+  );
+
+  app.delete(
+    PATHS.container(':id'),
+    {
+      config: { access: 'operate' },
+      schema: {
+        params: ContainerIdParams,
+        querystring: DeleteContainerQuery,
+        response: { 200: Type.Object({ success: Type.Literal(true), container_id: Type.String() }) },
+      },
+    },
+    async (req) => {
+      const result = await store.removeContainer(req.params.id, { force: req.query.force === true });
+      if (!result.ok) {
+        if (result.reason === 'not_found') throw new NotFoundError('container', req.params.id);
+        throw new ConflictError(
+          'container_active',
+          `container ${JSON.stringify(req.params.id)} is active; stop it (it deregisters itself), drain it first, or pass ?force=true`,
+        );
+      }
+      req.log.info({ container: req.params.id }, 'container removed');
+      return { success: true as const, container_id: req.params.id };
+    },
+  );
+
+  const availabilityAction = (action: 'cordon' | 'uncordon' | 'drain', availability: Availability): void => {
+    app.post(
+      PATHS.containerAction(':id', action),
+      {
+        config: { access: 'operate' },
+        // No body: `curl -X POST .../cordon` is the whole call.
+        schema: { params: ContainerIdParams, response: { 200: ContainerActionResponse } },
+      },
+      async (req) => {
+        const record = await store.setAvailability(req.params.id, availability);
+        if (record === null) throw new NotFoundError('container', req.params.id);
+        req.log.info({ container: record.id, availability }, `container ${action}`);
+        return { success: true as const, container: toContainerView(record) };
+      },
+    );
+  };
+  availabilityAction('cordon', 'cordoned');
+  availabilityAction('uncordon', 'schedulable');
+  availabilityAction('drain', 'draining');
+};

@@ -1,0 +1,46 @@
+/** `flotilla manager`: a manager process configured by the environment. */
+import { createLogger } from '../common/logger.js';
+import { assertLocalAddress } from '../common/network.js';
+import { ConfigError, envString } from '../common/env.js';
+import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown.js';
+import { createStore } from '../store/index.js';
+import { managerConfigFromEnv, type ManagerConfig } from './config.js';
+import { Manager } from './manager.js';
+
+export async function runManagerCommand(env = process.env): Promise<void> {
+  let config: ManagerConfig;
+  try {
+    config = managerConfigFromEnv(env);
+    if (config.redisUrl === undefined && envString(env, 'FLOTILLA_STORE') !== 'memory') {
+      throw new ConfigError(
+        'REDIS_URL is not set: a manager keeps all state in Redis (e.g. REDIS_URL=redis://10.0.0.5:6379). ' +
+          'For a single-process try-out use `flotilla dev` (or FLOTILLA_STORE=memory).',
+      );
+    }
+    if (config.externalIp !== undefined && config.checkExternalIp) await assertLocalAddress(config.externalIp);
+  } catch (err) {
+    exitWithConfigError(err);
+  }
+  const log = createLogger({ role: 'manager', managerId: config.managerId });
+  let store;
+  try {
+    store = await createStore({ ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }), prefix: config.prefix });
+  } catch (err) {
+    exitWithConfigError(err);
+  }
+  if (config.redisUrl !== undefined) log.info({ redis: redactUrl(config.redisUrl), prefix: config.prefix }, 'using Redis store');
+  else log.warn('FLOTILLA_STORE=memory: state lives in this process only and is lost when it stops');
+
+  const manager = new Manager({ store, config, log });
+  try {
+    await manager.start();
+  } catch (err) {
+    log.error({ err }, 'manager failed to start');
+    await store.close();
+    process.exit(1);
+  }
+  exitOnSignal(async () => {
+    await manager.stop();
+    await store.close();
+  }, log);
+}

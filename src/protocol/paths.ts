@@ -1,0 +1,22 @@
+/**
+ * API paths, in one place for the manager's routes, the container's client and the CLI. Called
+ * with an id they give a request path (encoded); called with a route parameter such as `:id`
+ * they give the route pattern the manager registers.
+ */
+const seg = (id: string): string => (id.startsWith(':') ? id : encodeURIComponent(id));
+export const API_PREFIX = '/api/v1';
+export const PATHS = {
+  health: '/health',
+  ready: '/ready',
+  clusterStatus: `${API_PREFIX}/cluster/status`,
+  containers: `${API_PREFIX}/cluster/containers`,
+  register: `${API_PREFIX}/cluster/containers/register`,
+  container: (id: string) => `${API_PREFIX}/cluster/containers/${seg(id)}`,
+  containerAction: (id: string, action: 'heartbeat' | 'deregister' | 'cordon' | 'uncordon' | 'drain') =>
+    `${API_PREFIX}/cluster/containers/${seg(id)}/${action}`,
+  events: `${API_PREFIX}/cluster/events`,
+} as const;
+
+/** Default ports, as users already have them. */
+export const DEFAULT_CLUSTER_PORT = 8000;
+export const DEFAULT_AGENT_PORT = 8001;

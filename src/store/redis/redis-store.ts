@@ -1,0 +1,334 @@
+/**
+ * The production store: cluster state in one shared Redis (or Redis Cluster: keys that change
+ * together share a hash tag, see keys.ts). Every change that touches more than one key, or needs
+ * the Redis clock, is one Lua script (see scripts/), so it is atomic and clock-skew free.
+ *
+ * The store owns the connection it is given: close() quits it.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import type { Availability, ContainerRecord, ContainerRegistration } from '../../protocol/container.js';
+import type { ClusterEvent, ClusterEventType } from '../../protocol/events.js';
+import { AVAILABILITY_EVENTS } from '../availability-event.js';
+import {
+  EVENTS_MAX_LENGTH,
+  EXPIRE_BATCH_LIMIT,
+  StoreError,
+  type ClusterStore,
+  type EventQuery,
+  type Fence,
+  type FenceFailure,
+  type FencedWriteResult,
+  type LeadershipResult,
+  type ManagerInfo,
+  type ManagerPresence,
+  type RemoveResult,
+  type RenewFailure,
+  type RenewResult,
+} from '../store.js';
+import {
+  assertAvailability,
+  assertEventFields,
+  assertEventQuery,
+  assertFence,
+  assertManagerInfo,
+  assertPositiveInteger,
+  assertRegistration,
+  assertResource,
+} from '../validate.js';
+import {
+  decodeContainer,
+  decodeEvent,
+  decodeManager,
+  eventArgs,
+  managerFields,
+  pairsToHash,
+  registrationFields,
+} from './codec.js';
+import { defineScripts, type ScriptName, type ScriptRunner } from './commands.js';
+import { toStoreError } from './errors.js';
+import { DEFAULT_KEY_PREFIX, RedisKeys } from './keys.js';
+
+export interface RedisStoreOptions {
+  redis: Redis;
+  /** Key prefix, so that several clusters can share one Redis. */
+  prefix?: string;
+}
+
+type EventFields = Omit<ClusterEvent, 'id' | 'type' | 'atMs'>;
+
+const FENCE_FAILURES = new Set(['no_fence', 'not_owner', 'stale_epoch']);
+const RENEW_FAILURES = new Set(['unknown', 'stale_epoch', 'down']);
+
+export class RedisStore implements ClusterStore {
+  readonly kind = 'redis';
+  readonly keys: RedisKeys;
+  private readonly redis: Redis;
+  private readonly runScript: ScriptRunner;
+  /** The connection's latest error, so that StoreUnavailableError can say why. */
+  private lastConnectionError: Error | undefined;
+  private readonly onConnectionError = (err: Error): void => {
+    this.lastConnectionError = err;
+  };
+  private readonly onReady = (): void => {
+    this.lastConnectionError = undefined;
+  };
+
+  constructor(options: RedisStoreOptions) {
+    this.redis = options.redis;
+    this.keys = new RedisKeys(options.prefix ?? DEFAULT_KEY_PREFIX);
+    this.runScript = defineScripts(this.redis);
+    this.redis.on('error', this.onConnectionError);
+    this.redis.on('ready', this.onReady);
+  }
+
+  // --- containers -------------------------------------------------------------------------
+
+  async registerContainer(reg: ContainerRegistration): Promise<ContainerRecord> {
+    assertRegistration(reg);
+    const k = this.keys;
+    const reply = await this.script(
+      'registerContainer',
+      [k.epochs, k.container(reg.name), k.containers, k.leases, k.events],
+      [
+        reg.name,
+        reg.leaseTimeoutMs,
+        EVENTS_MAX_LENGTH,
+        JSON.stringify({ hostAddress: reg.hostAddress, apiPort: reg.apiPort }),
+        ...registrationFields(reg),
+      ],
+    );
+    return this.requireContainer(reply, 'registerContainer');
+  }
+
+  async renewLease(id: string, epoch: number, timeoutMs: number): Promise<RenewResult> {
+    assertPositiveInteger('epoch', epoch);
+    assertPositiveInteger('lease timeoutMs', timeoutMs);
+    const reply = await this.script('renewLease', [this.keys.container(id), this.keys.leases], [id, epoch, timeoutMs]);
+    const [ok, value] = Array.isArray(reply) ? reply : [];
+    if (ok === 1) return { ok: true, deadlineMs: Number(value) };
+    if (typeof value === 'string' && RENEW_FAILURES.has(value)) return { ok: false, reason: value as RenewFailure };
+    throw new StoreError('unexpected reply from Redis to renewLease');
+  }
+
+  async getContainer(id: string): Promise<ContainerRecord | null> {
+    const hash = await this.call('getContainer', () => this.redis.hgetall(this.keys.container(id)));
+    return decodeContainer(hash);
+  }
+
+  /** One SMEMBERS and one pipeline of HGETALLs: two round trips whatever the cluster's size. */
+  async listContainers(): Promise<ContainerRecord[]> {
+    return this.call('listContainers', async () => {
+      const ids = await this.redis.smembers(this.keys.containers);
+      if (ids.length === 0) return [];
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hgetall(this.keys.container(id));
+      const replies = (await pipeline.exec()) ?? [];
+      const records: ContainerRecord[] = [];
+      for (const [err, hash] of replies) {
+        if (err) throw err;
+        // A record removed between the two round trips is simply no longer listed.
+        const record = decodeContainer(hash as Record<string, string>);
+        if (record) records.push(record);
+      }
+      return records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    });
+  }
+
+  async deregisterContainer(id: string, epoch: number): Promise<boolean> {
+    assertPositiveInteger('epoch', epoch);
+    const k = this.keys;
+    const reply = await this.script('deregisterContainer', [k.container(id), k.containers, k.leases, k.events], [id, epoch, EVENTS_MAX_LENGTH]);
+    return reply === 1;
+  }
+
+  async removeContainer(id: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+    const k = this.keys;
+    const reply = await this.script(
+      'removeContainer',
+      [k.container(id), k.containers, k.leases, k.events],
+      [id, opts.force === true ? '1' : '0', EVENTS_MAX_LENGTH],
+    );
+    if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to removeContainer');
+    const [status, ...fields] = reply as unknown[];
+    if (status === 'not_found' || status === 'active') return { ok: false, reason: status };
+    return { ok: true, record: this.requireContainer(fields, 'removeContainer') };
+  }
+
+  async setAvailability(id: string, availability: Availability): Promise<ContainerRecord | null> {
+    assertAvailability(availability);
+    const reply = await this.script(
+      'setAvailability',
+      [this.keys.container(id), this.keys.events],
+      [id, availability, AVAILABILITY_EVENTS[availability], EVENTS_MAX_LENGTH],
+    );
+    return decodeContainer(pairsToHash(reply));
+  }
+
+  async expireLeases(limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
+    assertPositiveInteger('expire limit', limit);
+    const reply = await this.script('expireLeases', [this.keys.leases, this.keys.events], [this.keys.containerPrefix, limit, EVENTS_MAX_LENGTH]);
+    if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to expireLeases');
+    return reply.map(String);
+  }
+
+  // --- fencing ----------------------------------------------------------------------------
+
+  /** One HSET: it replaces owner and epoch together, so it needs no script. */
+  async assignFence(resource: string, fence: Fence): Promise<void> {
+    assertResource(resource);
+    assertFence(fence);
+    await this.call('assignFence', () => this.redis.hset(this.keys.fence(resource), 'owner', fence.owner, 'epoch', String(fence.epoch)));
+  }
+
+  async fencedWrite(resource: string, fence: Fence, fields: Record<string, string>): Promise<FencedWriteResult> {
+    assertResource(resource);
+    assertFence(fence);
+    const reply = await this.script(
+      'fencedWrite',
+      [this.keys.fence(resource), this.keys.fenceData(resource)],
+      [fence.owner, fence.epoch, ...Object.entries(fields).flat()],
+    );
+    if (reply === 'ok') return { ok: true };
+    if (typeof reply === 'string' && FENCE_FAILURES.has(reply)) return { ok: false, reason: reply as FenceFailure };
+    throw new StoreError('unexpected reply from Redis to fencedWrite');
+  }
+
+  async readResource(resource: string): Promise<Record<string, string>> {
+    assertResource(resource);
+    return this.call('readResource', () => this.redis.hgetall(this.keys.fenceData(resource)));
+  }
+
+  // --- managers and leadership ------------------------------------------------------------
+
+  async acquireLeadership(managerId: string, ttlMs: number): Promise<LeadershipResult> {
+    assertPositiveInteger('leadership ttlMs', ttlMs);
+    const k = this.keys;
+    const reply = await this.script('acquireLeadership', [k.leader, k.leaderTerm, k.events], [managerId, ttlMs, EVENTS_MAX_LENGTH]);
+    if (!Array.isArray(reply) || reply.length !== 3) throw new StoreError('unexpected reply from Redis to acquireLeadership');
+    const [isLeader, leaderId, term] = reply as unknown[];
+    return { isLeader: isLeader === 1, leaderId: String(leaderId), term: Number(term) };
+  }
+
+  async releaseLeadership(managerId: string): Promise<void> {
+    await this.script('releaseLeadership', [this.keys.leader], [managerId]);
+  }
+
+  async getLeader(): Promise<{ leaderId: string | null; term: number }> {
+    const [leaderId, term] = await this.call('getLeader', () => this.redis.mget(this.keys.leader, this.keys.leaderTerm));
+    return { leaderId: leaderId ?? null, term: term == null ? 0 : Number(term) };
+  }
+
+  async heartbeatManager(info: ManagerInfo, ttlMs: number): Promise<void> {
+    assertManagerInfo(info);
+    assertPositiveInteger('manager ttlMs', ttlMs);
+    await this.script('heartbeatManager', [this.keys.manager(info.id), this.keys.managerDeadlines], [info.id, ttlMs, ...managerFields(info)]);
+  }
+
+  async listManagers(): Promise<ManagerPresence[]> {
+    const reply = await this.script('listManagers', [this.keys.managerDeadlines], [this.keys.managerPrefix]);
+    if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to listManagers');
+    return reply
+      .map((pairs) => decodeManager(pairsToHash(pairs)))
+      .filter((m): m is ManagerPresence => m !== null)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async removeManager(id: string): Promise<void> {
+    await this.call('removeManager', async () => {
+      const replies = await this.redis.multi().del(this.keys.manager(id)).zrem(this.keys.managerDeadlines, id).exec();
+      const failed = replies?.find(([err]) => err);
+      if (failed?.[0]) throw failed[0];
+    });
+  }
+
+  // --- events -----------------------------------------------------------------------------
+
+  async appendEvent(type: ClusterEventType, fields: EventFields = { data: {} }): Promise<ClusterEvent> {
+    assertEventFields(fields);
+    const reply = await this.script('appendEvent', [this.keys.events], [EVENTS_MAX_LENGTH, type, ...eventArgs(fields)]);
+    if (!Array.isArray(reply) || reply.length !== 2) throw new StoreError('unexpected reply from Redis to appendEvent');
+    const [id, atMs] = reply as unknown[];
+    // Built from what was written rather than read back (one round trip), in the stream's shape.
+    return decodeEvent([
+      String(id),
+      ['type', type, 'atMs', String(atMs), 'data', JSON.stringify(fields.data ?? {}), ...optionalEventPairs(fields)],
+    ]);
+  }
+
+  async listEvents(query: EventQuery = {}): Promise<ClusterEvent[]> {
+    assertEventQuery(query);
+    const { afterId, limit } = query;
+    if (limit === 0) return [];
+    const key = this.keys.events;
+    const entries = await this.call('listEvents', async () => {
+      if (afterId !== undefined) {
+        // '(' makes the start exclusive (Redis 6.2+).
+        return limit === undefined
+          ? this.redis.xrange(key, `(${afterId}`, '+')
+          : this.redis.xrange(key, `(${afterId}`, '+', 'COUNT', limit);
+      }
+      if (limit !== undefined) return (await this.redis.xrevrange(key, '+', '-', 'COUNT', limit)).reverse();
+      return this.redis.xrange(key, '-', '+');
+    });
+    return entries.map(decodeEvent);
+  }
+
+  // --- health -----------------------------------------------------------------------------
+
+  async ping(): Promise<number> {
+    return this.call('ping', async () => {
+      const started = performance.now();
+      await this.redis.ping();
+      return performance.now() - started;
+    });
+  }
+
+  async now(): Promise<number> {
+    const [seconds, micros] = await this.call('now', () => this.redis.time());
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  async close(): Promise<void> {
+    this.redis.off('error', this.onConnectionError);
+    this.redis.off('ready', this.onReady);
+    // QUIT lets pending replies arrive; when Redis is away there is nothing to wait for.
+    if (this.redis.status === 'ready') {
+      try {
+        await this.redis.quit();
+        return;
+      } catch {
+        // Fall through to a hard disconnect.
+      }
+    }
+    this.redis.disconnect();
+  }
+
+  // --- internals --------------------------------------------------------------------------
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(operation, err, this.lastConnectionError);
+    }
+  }
+
+  private script(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return this.call(name, () => this.runScript(name, keys, args));
+  }
+
+  private requireContainer(reply: unknown, operation: string): ContainerRecord {
+    const record = decodeContainer(pairsToHash(reply));
+    if (!record) throw new StoreError(`unexpected empty reply from Redis to ${operation}`);
+    return record;
+  }
+}
+
+function optionalEventPairs(fields: EventFields): string[] {
+  const pairs: string[] = [];
+  if (fields.containerId !== undefined) pairs.push('containerId', fields.containerId);
+  if (fields.epoch !== undefined) pairs.push('epoch', String(fields.epoch));
+  if (fields.managerId !== undefined) pairs.push('managerId', fields.managerId);
+  return pairs;
+}

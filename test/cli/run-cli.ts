@@ -1,0 +1,31 @@
+/** Runs the real `flotilla` entry point as a child process, as an operator's shell would. */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** Generous: the child compiles TypeScript on start; a hung CLI fails the test instead of it. */
+const CLI_TIMEOUT_MS = 20_000;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  // The developer's own settings must not leak into what the tests see.
+  const { FLOTILLA_URL: _url, FLOTILLA_TOKEN: _token, ...inherited } = process.env;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      { cwd: REPO_ROOT, env: { ...inherited, ...env }, timeout: CLI_TIMEOUT_MS },
+      (err, stdout, stderr) => {
+        if (err === null) return resolve({ code: 0, stdout, stderr });
+        if (typeof err.code === 'number') return resolve({ code: err.code, stdout, stderr });
+        reject(new Error(`flotilla ${args.join(' ')} did not exit normally: ${err.message}\n${stderr}`, { cause: err }));
+      },
+    );
+  });
+}
