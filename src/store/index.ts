@@ -37,9 +37,6 @@ export {
   type ConnectRedisOptions,
 } from './redis/connection.js';
 
-/** How long createStore waits for Redis to answer before giving up. */
-export const DEFAULT_STORE_READY_TIMEOUT_MS = 10_000;
-
 export interface CreateStoreOptions {
   /** `redis://` or `rediss://`; without one (or empty) the store is in memory. */
   redisUrl?: string;
@@ -47,18 +44,27 @@ export interface CreateStoreOptions {
   /** Client name for CLIENT LIST (e.g. `flotilla-manager`). */
   name?: string;
   tlsCaFile?: string;
+  /** Wait this long for Redis to answer, and fail with StoreUnavailableError if it does not. */
   readyTimeoutMs?: number;
 }
 
-/** The store for this process: Redis when a URL is given (and it answers), memory otherwise. */
+/**
+ * The store for this process: Redis when a URL is given, memory otherwise. A malformed URL
+ * throws StoreError at once. By default it does not wait for Redis: a process whose Redis is
+ * down starts anyway, its calls fail fast with StoreUnavailableError (so it can report itself
+ * not ready) and the connection recovers on its own when Redis comes up, with no crash loop.
+ */
 export async function createStore(options: CreateStoreOptions = {}): Promise<ClusterStore> {
   if (options.redisUrl === undefined || options.redisUrl === '') return new MemoryStore();
   const redis = connectRedis(options.redisUrl, { name: options.name, tlsCaFile: options.tlsCaFile });
-  try {
-    await waitForRedis(redis, options.readyTimeoutMs ?? DEFAULT_STORE_READY_TIMEOUT_MS);
-  } catch (err) {
-    redis.disconnect();
-    throw err;
+  const store = new RedisStore({ redis, prefix: options.prefix });
+  if (options.readyTimeoutMs !== undefined) {
+    try {
+      await waitForRedis(redis, options.readyTimeoutMs);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
-  return new RedisStore({ redis, prefix: options.prefix });
+  return store;
 }

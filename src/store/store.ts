@@ -50,9 +50,9 @@ export interface ManagerPresence extends ManagerInfo {
 }
 
 export interface EventQuery {
-  /** Only events with an id strictly after this one. */
+  /** Only events with an id strictly after this one (`<ms>-<seq>`). */
   afterId?: string;
-  /** At most this many (the newest ones when `afterId` is not given). */
+  /** At most this many: the next ones after `afterId`, else the newest. Always oldest first. */
   limit?: number;
 }
 
@@ -70,6 +70,7 @@ export interface ClusterStore {
   /** Extend the lease if `epoch` is the current one and the container is not `down`. */
   renewLease(id: string, epoch: number, timeoutMs: number): Promise<RenewResult>;
   getContainer(id: string): Promise<ContainerRecord | null>;
+  /** Every container record, sorted by id. */
   listContainers(): Promise<ContainerRecord[]>;
   /**
    * A container leaving on its own (SIGTERM): removes the record if `epoch` is current, logs
@@ -78,7 +79,10 @@ export interface ClusterStore {
   deregisterContainer(id: string, epoch: number): Promise<boolean>;
   /** An operator removing a record; refused for an `active` container unless `force`. */
   removeContainer(id: string, opts?: { force?: boolean }): Promise<RemoveResult>;
-  /** Set availability and log the matching event; null when the container is unknown. */
+  /**
+   * Set availability and log the matching event (`container_cordoned`, `container_draining`,
+   * `container_uncordoned`) when it changes; null when the container is unknown.
+   */
   setAvailability(id: string, availability: Availability): Promise<ContainerRecord | null>;
   /**
    * The failure detector's step: every `active` container whose lease deadline has passed is
@@ -90,12 +94,18 @@ export interface ClusterStore {
   // --- fencing primitive ------------------------------------------------------------------
   /** Make `fence` the only writer of `resource` (called by the control plane on placement). */
   assignFence(resource: string, fence: Fence): Promise<void>;
-  /** Write fields of `resource` only if `fence` is the one assigned; nothing is written otherwise. */
+  /**
+   * Write fields of `resource` only if `fence` is the one assigned (same owner, same epoch: an
+   * older or a newer epoch is `stale_epoch`); nothing is written otherwise.
+   */
   fencedWrite(resource: string, fence: Fence, fields: Record<string, string>): Promise<FencedWriteResult>;
   readResource(resource: string): Promise<Record<string, string>>;
 
   // --- managers and leadership ------------------------------------------------------------
-  /** Take the leader lease if free, or extend it if held by `managerId`. */
+  /**
+   * Take the leader lease if free (a new term, `leader_elected` logged), or extend it if held by
+   * `managerId` (same term).
+   */
   acquireLeadership(managerId: string, ttlMs: number): Promise<LeadershipResult>;
   /** Give up the lease if held by `managerId` (on clean shutdown). */
   releaseLeadership(managerId: string): Promise<void>;

@@ -31,6 +31,16 @@ export function assertRegistration(reg: ContainerRegistration): void {
   }
   assertPositiveInteger('leaseTimeoutMs', reg.leaseTimeoutMs);
   assertPositiveInteger('leaseIntervalMs', reg.leaseIntervalMs);
+  for (const field of ['capabilities', 'agentTypes'] as const) {
+    if (!Array.isArray(reg[field]) || !reg[field].every((v) => typeof v === 'string')) {
+      throw new StoreError(`container ${field} must be a list of strings`);
+    }
+  }
+  for (const field of ['labels', 'resources', 'metadata'] as const) {
+    if (typeof reg[field] !== 'object' || reg[field] === null || Array.isArray(reg[field])) {
+      throw new StoreError(`container ${field} must be an object`);
+    }
+  }
 }
 
 export function assertResource(resource: string): string {

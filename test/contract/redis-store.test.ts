@@ -231,10 +231,30 @@ describe('Redis outages', () => {
     }
   });
 
-  it('createStore fails clearly when Redis does not answer, and picks memory without a URL', async () => {
+  it('createStore starts without Redis, fails calls until it is up, then works', { timeout: 60_000 }, async () => {
+    const later = await startRedisServer();
+    await later.stop();
+    const store = await createStore({ redisUrl: later.url, prefix: randomPrefix() });
+    try {
+      assert.equal(store.kind, 'redis');
+      await assert.rejects(store.ping(), StoreUnavailableError);
+      const up = await startRedisServer({ port: later.port });
+      try {
+        await waitUntilAnswering(store as RedisStore);
+        assert.equal((await store.registerContainer(registration('c1'))).epoch, 1);
+      } finally {
+        await up.stop();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('createStore waits when asked, picks memory without a URL, and rejects a bad URL at once', async () => {
     const lonely = await startRedisServer();
     await lonely.stop();
     await assert.rejects(createStore({ redisUrl: lonely.url, readyTimeoutMs: 300 }), StoreUnavailableError);
+    await assert.rejects(createStore({ redisUrl: 'http://127.0.0.1:6379' }), /REDIS_URL/);
     assert.ok((await createStore()) instanceof MemoryStore);
     assert.ok((await createStore({ redisUrl: '' })) instanceof MemoryStore);
     const store = await createStore({ redisUrl: server.url, prefix: randomPrefix() });

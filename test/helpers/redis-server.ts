@@ -28,6 +28,8 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   /** Data dir; a fresh temporary one (removed by stop()) when not given. */
   dir?: string;
+  /** This port exactly (e.g. one a process under test already waits on); a free one otherwise. */
+  port?: number;
 }
 
 export interface RedisServer {
@@ -68,12 +70,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'flotilla-redis-'));
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     try {
       const child = await spawnRedis(port, dir, options);
       return new ManagedRedisServer(port, dir, ownDir, options, child);
     } catch (err) {
-      if (!(err instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) {
+      if (!(err instanceof PortInUseError) || attempt >= PORT_ATTEMPTS || options.port !== undefined) {
         if (ownDir) rmSync(dir, { recursive: true, force: true });
         throw err;
       }

@@ -3,6 +3,7 @@
  * them by EVALSHA and falls back to EVAL after a Redis restart flushed the script cache).
  */
 import type { Redis } from 'ioredis';
+import { StoreError } from '../store.js';
 import { acquireLeadership } from './scripts/acquire-leadership.js';
 import { appendEvent } from './scripts/append-event.js';
 import { deregisterContainer } from './scripts/deregister-container.js';
@@ -47,9 +48,9 @@ export function defineScripts(redis: Redis): ScriptRunner {
   const commands = redis as unknown as Record<string, ScriptCommand>;
   return (script, keys, args) => {
     const { name, numberOfKeys } = SCRIPTS[script];
-    if (keys.length !== numberOfKeys) throw new Error(`script ${name} takes ${numberOfKeys} keys, got ${keys.length}`);
+    if (keys.length !== numberOfKeys) throw new StoreError(`script ${name} takes ${numberOfKeys} keys, got ${keys.length}`);
     const command = commands[name];
-    if (!command) throw new Error(`script ${name} is not defined on this connection`);
+    if (!command) throw new StoreError(`script ${name} is not defined on this connection`);
     return command.call(redis, ...keys, ...args);
   };
 }

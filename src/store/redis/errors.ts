@@ -1,7 +1,8 @@
 /**
  * Maps what ioredis throws to the store's errors: anything that means "Redis is not there or
- * not answering" becomes StoreUnavailableError (callers retry or self-fence on it); anything
- * else Redis refused becomes a plain StoreError (a bug or a misconfiguration, not an outage).
+ * not answering" (connection errors, timeouts, LOADING/READONLY replies) becomes
+ * StoreUnavailableError, which callers retry or self-fence on; what Redis refused, and our own
+ * bugs, become a plain StoreError.
  */
 import { StoreError, StoreUnavailableError } from '../store.js';
 
@@ -15,6 +16,12 @@ export function toStoreError(operation: string, err: unknown, lastConnectionErro
   if (isReply && !UNAVAILABLE_REPLIES.test(message)) {
     return new StoreError(`Redis refused ${operation}: ${message}`, { cause: err });
   }
-  const why = lastConnectionError && lastConnectionError.message !== message ? ` (last connection error: ${lastConnectionError.message})` : '';
-  return new StoreUnavailableError(`Redis unavailable during ${operation}: ${message}${why}`, { cause: err });
+  // A bug on our side is not an outage: callers must not retry it forever.
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError) {
+    return new StoreError(`${operation} failed: ${message}`, { cause: err });
+  }
+  // The connection error (e.g. ECONNREFUSED) says more than the client's "max retries" message.
+  const last = lastConnectionError?.message;
+  const detail = last !== undefined && last !== message ? `${last}; ${message}` : message;
+  return new StoreUnavailableError(`Redis unavailable during ${operation}: ${detail}`, { cause: err });
 }
