@@ -61,7 +61,7 @@ export class Manager {
       config.leaderLeaseMs,
       {
         onElected: () => {
-          this.leaderTasks.push(startFailureDetector(store, config.detectorIntervalMs, log));
+          this.leaderTasks.push(startFailureDetector(store, config.detectorIntervalMs, log, () => this.isLeader));
         },
         onDeposed: async () => {
           const tasks = this.leaderTasks;

@@ -34,8 +34,12 @@ export class LeaderElector {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * True only while the lease we last renewed is certainly still ours: a step stuck on a slow
+   * store must not let this manager act on a lease that may have passed to another.
+   */
   get isLeader(): boolean {
-    return this.state === 'leader';
+    return this.state === 'leader' && Date.now() - this.lastRenewedAt < this.leaseMs;
   }
 
   get currentTerm(): number {
