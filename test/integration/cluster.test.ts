@@ -6,7 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
+import { CLI, FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
+import { execFile } from 'node:child_process';
 import type { ClusterStatus, ContainerList, ContainerView, EventView, RegisterResponse } from '../../src/protocol/api.js';
 
 const LEASE_INTERVAL_MS = 300;
@@ -15,6 +16,15 @@ const LEADER_LEASE_MS = 1_500;
 const DETECTOR_INTERVAL_MS = 100;
 /** Process scheduling on a loaded 2-core CI machine: slack on top of every protocol bound. */
 const SLACK_MS = 2_000;
+
+/** The real `flotilla` bin, as a user runs it. */
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 15_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
+}
 
 describe('a cluster of real processes on loopback', () => {
   let redis: RedisServer;
@@ -163,6 +173,75 @@ describe('a cluster of real processes on loopback', () => {
       return c?.state === 'active' ? c : undefined;
     }, 15_000);
     assert.ok(rejoined.epoch > before!.epoch, `epoch ${rejoined.epoch} > ${before!.epoch}`);
+  });
+
+  test('a paused container (SIGSTOP past its lease) is marked down, and on SIGCONT re-registers with a new epoch', async () => {
+    const url = managers[0]!.url;
+    const before = (await getContainer(url, 'c1'))!;
+    const c1 = containers.get('c1')!;
+    c1.signal('SIGSTOP');
+    try {
+      await waitFor('c1 down while paused', async () => (await getContainer(url, 'c1'))?.state === 'down', LEASE_TIMEOUT_MS + LEASE_INTERVAL_MS + SLACK_MS);
+    } finally {
+      c1.signal('SIGCONT');
+    }
+    // Its old epoch is refused (fenced); it notices and joins again as a new incarnation.
+    await c1.waitForOutput(/lease refused \(down\)/, 10_000);
+    const after = await waitFor('c1 active again', async () => {
+      const c = await getContainer(url, 'c1');
+      return c?.state === 'active' && c.epoch > before.epoch ? c : undefined;
+    }, 10_000);
+    assert.equal(after.epoch, before.epoch + 1);
+    const renew = await http<{ error: string }>('POST', `${url}/api/v1/cluster/containers/c1/heartbeat`, { epoch: before.epoch });
+    assert.equal(renew.status, 409, 'the old epoch stays fenced');
+  });
+
+  test('a container without REDIS_URL keeps its lease over HTTP through the manager', async () => {
+    const url = managers[0]!.url;
+    agentPorts.set('c4', await freePort('127.0.0.6'));
+    const c4 = new FlotillaProcess('c4', ['container'], {
+      CENTRAL_MANAGER_URL: url,
+      EXTERNAL_IP: '127.0.0.6',
+      FLOTILLA_BIND_ADDRESS: '127.0.0.6',
+      AGENT_PORT: String(agentPorts.get('c4')),
+      CONTAINER_NAME: 'c4',
+      FLOTILLA_LEASE_INTERVAL_MS: String(LEASE_INTERVAL_MS),
+      FLOTILLA_LEASE_TIMEOUT_MS: String(LEASE_TIMEOUT_MS),
+    });
+    containers.set('c4', c4);
+    const joined = await waitFor('c4 active', async () => {
+      const c = await getContainer(url, 'c4');
+      return c?.state === 'active' ? c : undefined;
+    }, 10_000);
+    // Three lease timeouts later it is still the same active incarnation.
+    await new Promise((r) => setTimeout(r, LEASE_TIMEOUT_MS * 3));
+    const later = await getContainer(url, 'c4');
+    assert.equal(later?.state, 'active');
+    assert.equal(later?.epoch, joined.epoch);
+    const status = await http<{ lease: { via: string; renewals: number } }>('GET', `http://127.0.0.6:${agentPorts.get('c4')}/status`);
+    assert.equal(status.body.lease.via, 'http');
+    assert.ok(status.body.lease.renewals >= 5);
+    assert.equal((await c4.stop()).code, 0);
+    containers.delete('c4');
+    assert.equal(await getContainer(url, 'c4'), undefined, 'deregistered over HTTP too');
+  });
+
+  test('the CLI reads the real cluster', async () => {
+    const env = { FLOTILLA_URL: managers[1]!.url };
+    const json = await runCli(['status', '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const status = JSON.parse(json.stdout) as ClusterStatus;
+    assert.ok(status.cluster.containers.some((c) => c.container_id === 'c1'));
+    const table = await runCli(['containers', 'ls'], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /c1\s+127\.0\.0\.2/);
+    const cordon = await runCli(['containers', 'cordon', 'c3', '--json'], env);
+    assert.equal(cordon.code, 0, cordon.stderr);
+    assert.equal((await getContainer(managers[0]!.url, 'c3'))?.availability, 'cordoned');
+    assert.equal((await runCli(['containers', 'uncordon', 'c3'], env)).code, 0);
+    const missing = await runCli(['containers', 'get', 'nope'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /container "nope" not found/);
   });
 
   test('kill -9 of the leader manager hands the control loops to the other', async () => {
