@@ -72,3 +72,10 @@ export function envUrl(env: Env, name: string): string | undefined {
   }
   return raw.replace(/\/+$/, '');
 }
+
+export function envEnum<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = envString(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is not one of ${allowed.join(', ')}`);
+}

@@ -3,6 +3,7 @@
  * is the one that cannot lie: try to bind a socket to it. The kernel refuses (EADDRNOTAVAIL) an
  * address that no interface holds, and accepts any address of 127.0.0.0/8.
  */
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -43,4 +44,33 @@ export async function assertLocalAddress(address: string, variable = 'EXTERNAL_I
       `Set ${variable} to an address of this machine that the other hosts can reach ` +
       '(see `ip -brief addr`); behind NAT or a load balancer, set FLOTILLA_EXTERNAL_IP_CHECK=off.',
   );
+}
+
+/**
+ * `on`: refuse a non-local address. `off`: skip the check. `auto` (default): `on`, except inside
+ * a container runtime (Docker, Podman, Kubernetes), where a published port makes the host's
+ * address legitimately absent from the container's own interfaces: there it only warns.
+ */
+export type ExternalIpCheck = 'on' | 'off' | 'auto';
+export const EXTERNAL_IP_CHECKS: readonly ExternalIpCheck[] = ['on', 'off', 'auto'];
+
+export function inContainerRuntime(env: Record<string, string | undefined> = process.env): boolean {
+  return existsSync('/.dockerenv') || existsSync('/run/.containerenv') || env.KUBERNETES_SERVICE_HOST !== undefined;
+}
+
+/**
+ * Applies the EXTERNAL_IP check in the given mode. Throws AddressNotLocalError when the address
+ * is refused; returns a warning to log when it is accepted only because of `auto`.
+ */
+export async function checkExternalIp(address: string, mode: ExternalIpCheck, env: Record<string, string | undefined> = process.env): Promise<string | undefined> {
+  if (mode === 'off') return undefined;
+  try {
+    await assertLocalAddress(address);
+    return undefined;
+  } catch (err) {
+    if (mode === 'auto' && err instanceof AddressNotLocalError && inContainerRuntime(env)) {
+      return `EXTERNAL_IP=${address} is not an address of this container; assuming a published port on the host (set FLOTILLA_EXTERNAL_IP_CHECK=on to refuse, off to silence)`;
+    }
+    throw err;
+  }
 }

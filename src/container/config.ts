@@ -1,5 +1,6 @@
 import { availableParallelism, hostname, networkInterfaces, totalmem } from 'node:os';
-import { ConfigError, envBool, envInt, envList, envMap, envPort, envString, envUrl, type Env } from '../common/env.js';
+import { ConfigError, envEnum, envInt, envList, envMap, envPort, envString, envUrl, type Env } from '../common/env.js';
+import { EXTERNAL_IP_CHECKS, type ExternalIpCheck } from '../common/network.js';
 import { DEFAULT_AGENT_PORT } from '../protocol/paths.js';
 import { isSafeName } from '../protocol/names.js';
 import type { Resources } from '../protocol/container.js';
@@ -17,7 +18,7 @@ export interface ContainerConfig {
   externalIp: string;
   /** True when EXTERNAL_IP was not given and an interface address was picked. */
   externalIpGuessed: boolean;
-  checkExternalIp: boolean;
+  externalIpCheck: ExternalIpCheck;
   port: number;
   bindAddress: string;
   labels: Record<string, string>;
@@ -64,7 +65,7 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     prefix: envString(env, 'FLOTILLA_PREFIX') ?? 'flotilla:',
     externalIp: given ?? guessExternalIp(),
     externalIpGuessed: given === undefined,
-    checkExternalIp: envBool(env, 'FLOTILLA_EXTERNAL_IP_CHECK', true),
+    externalIpCheck: envEnum(env, 'FLOTILLA_EXTERNAL_IP_CHECK', EXTERNAL_IP_CHECKS, 'auto'),
     port: envPort(env, 'AGENT_PORT', DEFAULT_AGENT_PORT),
     bindAddress: envString(env, 'FLOTILLA_BIND_ADDRESS') ?? DEFAULT_CONTAINER_BIND_ADDRESS,
     labels: envMap(env, 'FLOTILLA_LABELS'),

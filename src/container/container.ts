@@ -12,6 +12,10 @@ import { joinCluster } from './join.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
 import { buildContainerServer, type ContainerStatusView } from './server.js';
 
+export class DuplicateNameError extends Error {
+  override readonly name = 'DuplicateNameError';
+}
+
 export type ContainerLifecycle = 'starting' | 'joining' | 'active' | 'suspended' | 'stopping' | 'stopped';
 
 export interface AgentContainerOptions {
@@ -42,7 +46,9 @@ export class AgentContainer {
 
   constructor(private readonly o: AgentContainerOptions) {
     this.client = new ApiClient({ baseUrl: o.config.managerUrl, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
-    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(this.client);
+    // Heartbeats time out within one interval, so a slow manager cannot pile them up.
+    const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
+    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient);
     this.leaseIntervalMs = o.config.leaseIntervalMs;
     this.leaseTimeoutMs = o.config.leaseTimeoutMs;
   }
@@ -143,7 +149,16 @@ export class AgentContainer {
         onResumed: () => {
           this.lifecycle = 'active';
         },
-        onLost: () => {
+        onLost: (reason) => {
+          if (reason === 'stale_epoch') {
+            // A newer registration of this name exists while we are alive: either two containers
+            // share CONTAINER_NAME, or we are a paused/partitioned old incarnation. Either way,
+            // re-registering would steal the name back and the two would flap for ever.
+            void this.giveUp(
+              new DuplicateNameError(`another process registered as ${res.container_id} with a newer epoch than ${res.epoch}: CONTAINER_NAME must be unique; stopping this one`),
+            );
+            return;
+          }
           void this.replaceKeeper();
         },
       });
@@ -155,6 +170,15 @@ export class AgentContainer {
       this.fatal = err as Error;
       this.onFatal?.(err as Error);
     });
+  }
+
+  private async giveUp(err: Error): Promise<void> {
+    this.o.log.fatal({ err }, err.message);
+    await this.keeper?.stop();
+    this.keeper = null;
+    this.lifecycle = 'suspended';
+    this.fatal = err;
+    this.onFatal?.(err);
   }
 
   private async replaceKeeper(): Promise<void> {

@@ -64,12 +64,15 @@ export interface LeaseKeeperOptions {
 export class LeaseKeeper {
   private task: PeriodicTask | null = null;
   private lease: LeaseState = 'held';
-  /** When the last successful renewal was sent (not answered): the lease runs from there. */
+  /** When (monotonic ms) the last successful renewal was sent: the lease runs from there. */
   private lastSentOk: number;
+  /** Fires when the lease we hold would lapse without another successful renewal. */
+  private lapseTimer: NodeJS.Timeout | null = null;
   readonly stats: LeaseStats = { renewals: 0, misses: 0, lastRenewalAt: null };
 
   constructor(private readonly o: LeaseKeeperOptions) {
-    this.lastSentOk = Date.now();
+    this.lastSentOk = performance.now();
+    this.armLapseTimer();
   }
 
   get state(): LeaseState {
@@ -81,35 +84,52 @@ export class LeaseKeeper {
   }
 
   async stop(): Promise<void> {
+    this.clearLapseTimer();
     await this.task?.stop();
     this.task = null;
   }
 
+  /** Suspend exactly when the lease would have lapsed, not at the next failed renewal after. */
+  private armLapseTimer(): void {
+    this.clearLapseTimer();
+    const remaining = this.o.timeoutMs - (performance.now() - this.lastSentOk);
+    this.lapseTimer = setTimeout(() => this.suspend(), Math.max(0, remaining));
+    this.lapseTimer.unref();
+  }
+
+  private clearLapseTimer(): void {
+    if (this.lapseTimer !== null) clearTimeout(this.lapseTimer);
+    this.lapseTimer = null;
+  }
+
+  private suspend(): void {
+    if (this.lease !== 'held') return;
+    this.lease = 'suspended';
+    const silentFor = Math.round(performance.now() - this.lastSentOk);
+    this.o.log.error({ silentForMs: silentFor }, `no lease renewal for ${silentFor} ms: suspending work (self-fencing)`);
+    this.o.onSuspended();
+  }
+
   private async step(): Promise<void> {
     if (this.lease === 'lost') return;
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     let result: RenewResult;
     try {
       result = await withTimeout(this.o.renewer.renew(this.o.id, this.o.epoch, this.o.timeoutMs), this.o.intervalMs);
     } catch (err) {
       this.stats.misses += 1;
-      const silentFor = Date.now() - this.lastSentOk;
-      if (this.lease === 'held' && silentFor >= this.o.timeoutMs) {
-        this.lease = 'suspended';
-        this.o.log.error({ err, silentForMs: silentFor }, `no lease renewal for ${silentFor} ms: suspending work (self-fencing)`);
-        this.o.onSuspended();
-      } else {
-        this.o.log.warn({ err: (err as Error).message, via: this.o.renewer.via }, 'lease renewal failed; retrying');
-      }
+      this.o.log.warn({ err: (err as Error).message, via: this.o.renewer.via }, 'lease renewal failed; retrying');
       return;
     }
     if (!result.ok) {
+      this.clearLapseTimer();
       this.lease = 'lost';
       this.o.log.warn({ reason: result.reason, epoch: this.o.epoch }, `lease refused (${result.reason}): this registration is over`);
       this.o.onLost(result.reason);
       return;
     }
     this.lastSentOk = sentAt;
+    this.armLapseTimer();
     this.stats.renewals += 1;
     this.stats.lastRenewalAt = Date.now();
     if (this.lease === 'suspended') {

@@ -1,6 +1,6 @@
 /** `flotilla container`: an agent container process configured by the environment. */
 import { createLogger } from '../common/logger.js';
-import { assertLocalAddress } from '../common/network.js';
+import { checkExternalIp } from '../common/network.js';
 import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown.js';
 import { createStore } from '../store/index.js';
 import type { ClusterStore } from '../store/store.js';
@@ -9,20 +9,22 @@ import { AgentContainer } from './container.js';
 
 export async function runContainerCommand(env = process.env): Promise<void> {
   let config: ContainerConfig;
+  let ipWarning: string | undefined;
   try {
     config = containerConfigFromEnv(env);
-    if (config.checkExternalIp) await assertLocalAddress(config.externalIp);
+    ipWarning = await checkExternalIp(config.externalIp, config.externalIpCheck, env);
   } catch (err) {
     exitWithConfigError(err);
   }
   const log = createLogger({ role: 'container', container: config.name });
+  if (ipWarning !== undefined) log.warn(ipWarning);
   if (config.externalIpGuessed) {
     log.warn({ externalIp: config.externalIp }, `EXTERNAL_IP is not set: advertising ${config.externalIp}; set EXTERNAL_IP to the address other hosts reach this one at`);
   }
   let store: ClusterStore | undefined;
   if (config.redisUrl !== undefined) {
     try {
-      store = await createStore({ redisUrl: config.redisUrl, prefix: config.prefix });
+      store = await createStore({ redisUrl: config.redisUrl, prefix: config.prefix, name: `flotilla-container-${config.name}` });
     } catch (err) {
       exitWithConfigError(err);
     }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, envBool, envInt, envPort, envString, type Env } from '../common/env.js';
+import { ConfigError, envEnum, envInt, envPort, envString, type Env } from '../common/env.js';
+import { EXTERNAL_IP_CHECKS, type ExternalIpCheck } from '../common/network.js';
 import { DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
 import { assertSafeName } from '../protocol/names.js';
 
@@ -17,7 +18,7 @@ export interface ManagerConfig {
   bindAddress: string;
   /** The address other hosts reach this manager at (for the managers list). */
   externalIp: string | undefined;
-  checkExternalIp: boolean;
+  externalIpCheck: ExternalIpCheck;
   redisUrl: string | undefined;
   prefix: string;
   /** Lease settings handed to containers that do not ask for their own. */
@@ -42,7 +43,7 @@ export function managerConfigFromEnv(env: Env = process.env): ManagerConfig {
     port: envPort(env, 'CLUSTER_PORT', DEFAULT_CLUSTER_PORT),
     bindAddress: envString(env, 'FLOTILLA_BIND_ADDRESS') ?? DEFAULT_BIND_ADDRESS,
     externalIp: envString(env, 'EXTERNAL_IP'),
-    checkExternalIp: envBool(env, 'FLOTILLA_EXTERNAL_IP_CHECK', true),
+    externalIpCheck: envEnum(env, 'FLOTILLA_EXTERNAL_IP_CHECK', EXTERNAL_IP_CHECKS, 'auto'),
     redisUrl: envString(env, 'REDIS_URL'),
     prefix: envString(env, 'FLOTILLA_PREFIX') ?? 'flotilla:',
     leaseIntervalMs,

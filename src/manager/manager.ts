@@ -61,6 +61,8 @@ export class Manager {
       config.leaderLeaseMs,
       {
         onElected: () => {
+          // A new term without a step-down in between: the loops already run; keep one set.
+          if (this.leaderTasks.length > 0) return;
           this.leaderTasks.push(startFailureDetector(store, config.detectorIntervalMs, log, () => this.isLeader));
         },
         onDeposed: async () => {

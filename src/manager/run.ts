@@ -1,6 +1,6 @@
 /** `flotilla manager`: a manager process configured by the environment. */
 import { createLogger } from '../common/logger.js';
-import { assertLocalAddress } from '../common/network.js';
+import { checkExternalIp } from '../common/network.js';
 import { ConfigError, envString } from '../common/env.js';
 import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown.js';
 import { createStore } from '../store/index.js';
@@ -9,6 +9,7 @@ import { Manager } from './manager.js';
 
 export async function runManagerCommand(env = process.env): Promise<void> {
   let config: ManagerConfig;
+  let ipWarning: string | undefined;
   try {
     config = managerConfigFromEnv(env);
     if (config.redisUrl === undefined && envString(env, 'FLOTILLA_STORE') !== 'memory') {
@@ -17,14 +18,15 @@ export async function runManagerCommand(env = process.env): Promise<void> {
           'For a single-process try-out use `flotilla dev` (or FLOTILLA_STORE=memory).',
       );
     }
-    if (config.externalIp !== undefined && config.checkExternalIp) await assertLocalAddress(config.externalIp);
+    if (config.externalIp !== undefined) ipWarning = await checkExternalIp(config.externalIp, config.externalIpCheck, env);
   } catch (err) {
     exitWithConfigError(err);
   }
   const log = createLogger({ role: 'manager', managerId: config.managerId });
+  if (ipWarning !== undefined) log.warn(ipWarning);
   let store;
   try {
-    store = await createStore({ ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }), prefix: config.prefix });
+    store = await createStore({ ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }), prefix: config.prefix, name: `flotilla-manager-${config.managerId}` });
   } catch (err) {
     exitWithConfigError(err);
   }

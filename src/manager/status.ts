@@ -56,12 +56,12 @@ export function summarizeCluster(s: ClusterSnapshot): ClusterStatus {
       capacity,
       containers: s.containers
         .map((c) => ({ container_id: c.id, host_address: c.hostAddress, state: c.state, availability: c.availability, epoch: c.epoch }))
-        .sort((a, b) => a.container_id.localeCompare(b.container_id)),
+        .sort((a, b) => (a.container_id < b.container_id ? -1 : 1)),
     },
     deployments: { total_agents: totalAgents, agents_per_container: agentsPerContainer },
     managers: s.managers
       .map((m) => ({ manager_id: m.id, address: m.address, leader: m.id === s.leader.leaderId, last_seen: new Date(m.lastSeenMs).toISOString() }))
-      .sort((a, b) => a.manager_id.localeCompare(b.manager_id)),
+      .sort((a, b) => (a.manager_id < b.manager_id ? -1 : 1)),
     leader: { manager_id: s.leader.leaderId, term: s.leader.term },
     store: s.storeKind,
   };

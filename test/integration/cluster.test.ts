@@ -26,7 +26,7 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   });
 }
 
-describe('a cluster of real processes on loopback', () => {
+describe('a cluster of real processes on loopback', { timeout: 180_000 }, () => {
   let redis: RedisServer;
   const managers: { proc: FlotillaProcess; url: string; id: string }[] = [];
   const containers = new Map<string, FlotillaProcess>();

@@ -8,7 +8,7 @@ import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helper
 import { startRedisServer } from '../helpers/redis-server.js';
 import type { ClusterStatus, ContainerList } from '../../src/protocol/api.js';
 
-describe('starting processes', () => {
+describe('starting processes', { timeout: 180_000 }, () => {
   test('a malformed REDIS_URL stops the manager at once with a message naming it', async () => {
     for (const url of ['http://127.0.0.1:6379', 'redis://127.0.0.1:notaport', 'not a url']) {
       const proc = new FlotillaProcess('manager', ['manager'], { REDIS_URL: url, CLUSTER_PORT: String(await freePort()), FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
@@ -62,6 +62,8 @@ describe('starting processes', () => {
       CENTRAL_MANAGER_URL: 'http://127.0.0.1:9',
       EXTERNAL_IP: '192.0.2.1',
       AGENT_PORT: String(await freePort()),
+      // Explicit: the default (auto) only warns inside a container runtime, which CI may be.
+      FLOTILLA_EXTERNAL_IP_CHECK: 'on',
     });
     assert.equal((await proc.exited).code, 2);
     assert.match(proc.text, /EXTERNAL_IP=192\.0\.2\.1 is not an address of this host/);
@@ -94,6 +96,45 @@ describe('starting processes', () => {
     } finally {
       await container.stop();
       await manager?.stop();
+      await redis.stop();
+    }
+  });
+
+  test('two live containers with the same CONTAINER_NAME: the older one stops with a clear message', async () => {
+    const redis = await startRedisServer();
+    const port = await freePort();
+    const managerUrl = `http://127.0.0.1:${port}`;
+    const prefix = `dup${process.pid}:`;
+    const manager = new FlotillaProcess('manager', ['manager'], { REDIS_URL: redis.url, CLUSTER_PORT: String(port), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: prefix });
+    const twin = async (ip: string): Promise<FlotillaProcess> =>
+      new FlotillaProcess(`twin@${ip}`, ['container'], {
+        CENTRAL_MANAGER_URL: managerUrl,
+        REDIS_URL: redis.url,
+        EXTERNAL_IP: ip,
+        FLOTILLA_BIND_ADDRESS: ip,
+        AGENT_PORT: String(await freePort(ip)),
+        CONTAINER_NAME: 'twin',
+        FLOTILLA_PREFIX: prefix,
+        FLOTILLA_LEASE_INTERVAL_MS: '200',
+        FLOTILLA_LEASE_TIMEOUT_MS: '1000',
+      });
+    let first: FlotillaProcess | undefined;
+    let second: FlotillaProcess | undefined;
+    try {
+      await waitForHttp(`${managerUrl}/health`, 15_000);
+      first = await twin('127.0.0.7');
+      await first.waitForOutput(/joined the cluster as twin \(epoch 1\)/, 15_000);
+      second = await twin('127.0.0.8');
+      await second.waitForOutput(/joined the cluster as twin \(epoch 2\)/, 15_000);
+      const { code } = await first.exited;
+      assert.equal(code, 2, first.text);
+      assert.match(first.text, /CONTAINER_NAME must be unique/);
+      const c = await http<{ host_address: string; state: string; epoch: number }>('GET', `${managerUrl}/api/v1/cluster/containers/twin`);
+      assert.deepEqual([c.body.host_address, c.body.state, c.body.epoch], ['127.0.0.8', 'active', 2], 'the newer one keeps the name');
+    } finally {
+      await first?.stop();
+      await second?.stop();
+      await manager.stop();
       await redis.stop();
     }
   });

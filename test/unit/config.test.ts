@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { managerConfigFromEnv } from '../../src/manager/config.js';
 import { containerConfigFromEnv } from '../../src/container/config.js';
 import { ConfigError, envMap } from '../../src/common/env.js';
-import { assertLocalAddress, AddressNotLocalError } from '../../src/common/network.js';
+import { assertLocalAddress, AddressNotLocalError, checkExternalIp } from '../../src/common/network.js';
 import { backoffDelay } from '../../src/common/backoff.js';
 
 describe('configuration from the environment', () => {
@@ -55,6 +55,15 @@ describe('configuration from the environment', () => {
     // TEST-NET-1 (RFC 5737): never assigned to a host. Only a bind is attempted; nothing is sent.
     await assert.rejects(assertLocalAddress('192.0.2.1'), (e: Error) => e instanceof AddressNotLocalError && /EXTERNAL_IP=192\.0\.2\.1 is not an address of this host/.test(e.message));
     await assert.rejects(assertLocalAddress('no-such-host.invalid'), /does not resolve/);
+  });
+
+  test('FLOTILLA_EXTERNAL_IP_CHECK: on refuses, off skips, auto only warns inside a container runtime', async () => {
+    await assert.rejects(checkExternalIp('192.0.2.1', 'on', {}), AddressNotLocalError);
+    assert.equal(await checkExternalIp('192.0.2.1', 'off', {}), undefined);
+    assert.equal(await checkExternalIp('127.0.0.1', 'auto', {}), undefined);
+    const warning = await checkExternalIp('192.0.2.1', 'auto', { KUBERNETES_SERVICE_HOST: '10.96.0.1' });
+    assert.match(warning ?? '', /published port/);
+    assert.throws(() => managerConfigFromEnv({ FLOTILLA_EXTERNAL_IP_CHECK: 'maybe' }), /FLOTILLA_EXTERNAL_IP_CHECK="maybe" is not one of on, off, auto/);
   });
 
   test('backoff grows, is capped, and is jittered', () => {

@@ -1,8 +1,8 @@
 /**
  * Leader election through a lease in the store. Every manager runs this loop; the one holding the
- * lease runs the control loops. A leader that cannot renew (the store is unreachable) steps down
- * on its own once its lease would have lapsed, so two managers never act as leader at once for
- * longer than one renewal step.
+ * lease runs the control loops. `isLeader` turns false as soon as the lease may have lapsed (no
+ * successful renewal for a whole lease), even while a renewal is still hanging, and leader-only
+ * loops check it before every step; the loop then steps down properly at its next step.
  */
 import type { Logger } from '../../common/logger.js';
 import { PeriodicTask } from '../../common/loop.js';

@@ -9,6 +9,7 @@ import {
   HeartbeatBody,
   HeartbeatResponse,
   ListContainersQuery,
+  MAX_METADATA_BYTES,
   RegisterBody,
   RegisterResponse,
   toContainerView,
@@ -31,8 +32,8 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
       if (leaseTimeoutMs <= leaseIntervalMs) {
         throw new HttpError(400, 'validation_failed', 'body: lease_timeout_ms must be greater than lease_interval_ms', 'lease_timeout_ms');
       }
-      if (b.metadata !== undefined && JSON.stringify(b.metadata).length > 8_192) {
-        throw new HttpError(400, 'validation_failed', 'body: metadata must be at most 8192 bytes of JSON', 'metadata');
+      if (b.metadata !== undefined && Buffer.byteLength(JSON.stringify(b.metadata)) > MAX_METADATA_BYTES) {
+        throw new HttpError(400, 'validation_failed', `body: metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`, 'metadata');
       }
       const record = await store.registerContainer({
         name: b.container_name,
@@ -62,7 +63,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
     async (req) => {
       const all = await store.listContainers();
       const shown = req.query.include_inactive === true ? all : all.filter((c) => c.state === 'active');
-      const containers = shown.sort((a, b) => a.id.localeCompare(b.id)).map(toContainerView);
+      const containers = shown.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(toContainerView);
       return { containers, total: containers.length };
     },
   );
