@@ -46,7 +46,8 @@ function errorBody(statusCode: number, error: string, message: string): ErrorBod
   return { error, message, status_code: statusCode };
 }
 
-describe('flotilla cluster commands', { concurrency: true }, () => {
+// A few at a time: each test starts a node process, and CI has two cores.
+describe('flotilla cluster commands', { concurrency: 4 }, () => {
   test('containers ls prints a table of the active containers', () =>
     withFake({ [`GET ${CONTAINERS}`]: { status: 200, body: ACTIVE_LIST } }, async (fake) => {
       const { code, stdout, stderr } = await runCli(['containers', 'ls', '--url', fake.url]);
