@@ -1,10 +1,12 @@
 /**
- * The store module's public face: the ClusterStore interface, its errors and limits, both
- * implementations, the Redis connection helpers and `createStore`, which picks one by config.
+ * The store module's public face: the ClusterStore (control plane) and MessageStore (data plane)
+ * interfaces, their errors and limits, both implementations (each implements both interfaces), the
+ * Redis connection helpers and `createStore`, which picks one by config.
  */
 import { MemoryStore } from './memory/memory-store.js';
 import { connectRedis, waitForRedis } from './redis/connection.js';
 import { RedisStore } from './redis/redis-store.js';
+import type { MessageStore } from './messaging.js';
 import type { ClusterStore } from './store.js';
 
 export {
@@ -24,6 +26,32 @@ export {
   type RenewFailure,
   type RenewResult,
 } from './store.js';
+export {
+  AGENT_STATES,
+  INBOX_ENTRY_KINDS,
+  INBOX_MAX_LENGTH,
+  INBOX_READ_MAX,
+  MAILBOX_READ_MAX,
+  MESSAGE_DEDUP_TTL_MS,
+  MESSAGE_KINDS,
+  NO_ENTRY_ID,
+  type AgentRecord,
+  type AgentState,
+  type AppendResult,
+  type CommitResult,
+  type InboxEntry,
+  type InboxEntryKind,
+  type LastReply,
+  type MailboxEntry,
+  type MailboxMessage,
+  type MessageKind,
+  type MessageStore,
+  type NewAgent,
+  type PlacementSpec,
+  type TurnCommit,
+  type TurnReply,
+} from './messaging.js';
+export { compareStreamIds, isStreamId } from './stream-id.js';
 export { RESOURCE_MAX_LENGTH } from './validate.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.js';
 export { RedisStore, type RedisStoreOptions } from './redis/redis-store.js';
@@ -33,9 +61,13 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   connectRedis,
   parseRedisUrl,
+  duplicateForBlocking,
   waitForRedis,
   type ConnectRedisOptions,
 } from './redis/connection.js';
+
+/** What a process gets from createStore: both halves of the store. */
+export type Store = ClusterStore & MessageStore;
 
 export interface CreateStoreOptions {
   /** `redis://` or `rediss://`; without one (or empty) the store is in memory. */
@@ -54,7 +86,7 @@ export interface CreateStoreOptions {
  * down starts anyway, its calls fail fast with StoreUnavailableError (so it can report itself
  * not ready) and the connection recovers on its own when Redis comes up, with no crash loop.
  */
-export async function createStore(options: CreateStoreOptions = {}): Promise<ClusterStore> {
+export async function createStore(options: CreateStoreOptions = {}): Promise<Store> {
   if (options.redisUrl === undefined || options.redisUrl === '') return new MemoryStore();
   const redis = connectRedis(options.redisUrl, { name: options.name, tlsCaFile: options.tlsCaFile });
   const store = new RedisStore({ redis, prefix: options.prefix });

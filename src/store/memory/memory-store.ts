@@ -2,11 +2,26 @@
  * The embedded store for `flotilla dev` and unit tests: the same semantics as the Redis store,
  * kept in one process's memory. Each method does its whole change synchronously, which makes it
  * as atomic as the Redis store's scripts. Values that Redis keeps as JSON are copied through JSON
- * here too, so both stores hand back exactly the same records.
+ * here too, so both stores hand back exactly the same records. The messaging part (MessageStore)
+ * is delegated to the small modules in messaging/.
  */
 import type { Availability, ContainerRecord, ContainerRegistration } from '../../protocol/container.js';
 import type { ClusterEvent, ClusterEventType } from '../../protocol/events.js';
 import { AVAILABILITY_EVENTS } from '../availability-event.js';
+import {
+  MESSAGE_DEDUP_TTL_MS,
+  type AgentRecord,
+  type AgentState,
+  type AppendResult,
+  type CommitResult,
+  type InboxEntry,
+  type LastReply,
+  type MailboxEntry,
+  type MailboxMessage,
+  type MessageStore,
+  type NewAgent,
+  type TurnCommit,
+} from '../messaging.js';
 import {
   EVENTS_MAX_LENGTH,
   EXPIRE_BATCH_LIMIT,
@@ -32,10 +47,17 @@ import {
   assertResource,
 } from '../validate.js';
 import { MemoryEventLog } from './event-log.js';
+import { MemoryAgents } from './messaging/agents.js';
+import { MemoryDedup } from './messaging/dedup.js';
+import { MemoryInboxes } from './messaging/inboxes.js';
+import { MemoryMailboxes } from './messaging/mailboxes.js';
+import { MemoryTopics } from './messaging/topics.js';
 
 export interface MemoryStoreOptions {
   /** Epoch milliseconds; injectable so tests can move time without waiting. */
   clock?: () => number;
+  /** How long a message id is remembered for dedup; MESSAGE_DEDUP_TTL_MS by default. */
+  messageDedupTtlMs?: number;
 }
 
 type EventFields = Omit<ClusterEvent, 'id' | 'type' | 'atMs'>;
@@ -44,7 +66,7 @@ function jsonCopy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-export class MemoryStore implements ClusterStore {
+export class MemoryStore implements ClusterStore, MessageStore {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly containers = new Map<string, ContainerRecord>();
@@ -59,9 +81,17 @@ export class MemoryStore implements ClusterStore {
   private readonly managers = new Map<string, { presence: ManagerPresence; deadlineMs: number }>();
   private readonly events = new MemoryEventLog(EVENTS_MAX_LENGTH);
   private closed = false;
+  private readonly agents: MemoryAgents;
+  private readonly mailboxes: MemoryMailboxes;
+  private readonly topics = new MemoryTopics();
+  private readonly inboxes: MemoryInboxes;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? Date.now;
+    const dedupTtlMs = assertPositiveInteger('messageDedupTtlMs', options.messageDedupTtlMs ?? MESSAGE_DEDUP_TTL_MS);
+    this.agents = new MemoryAgents(this.clock);
+    this.mailboxes = new MemoryMailboxes(this.agents, new MemoryDedup(dedupTtlMs), this.clock);
+    this.inboxes = new MemoryInboxes(this.clock);
   }
 
   // --- containers -------------------------------------------------------------------------
@@ -286,6 +316,98 @@ export class MemoryStore implements ClusterStore {
     return this.events.list(query);
   }
 
+  // --- agents, mailboxes, turns, topics, inboxes (MessageStore; see messaging/) ----------
+
+  async createAgent(agent: NewAgent): Promise<boolean> {
+    this.assertOpen();
+    return this.agents.create(agent);
+  }
+
+  async getAgent(id: string): Promise<AgentRecord | null> {
+    this.assertOpen();
+    return this.agents.get(id);
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    this.assertOpen();
+    return this.agents.list();
+  }
+
+  async listAgentsOn(containerId: string): Promise<string[]> {
+    this.assertOpen();
+    return this.agents.listOn(containerId);
+  }
+
+  async assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null> {
+    this.assertOpen();
+    return this.agents.assign(id, owner, state);
+  }
+
+  async setAgentState(id: string, state: AgentState, opts?: { fence?: Fence; error?: string }): Promise<boolean> {
+    this.assertOpen();
+    return this.agents.setState(id, state, opts);
+  }
+
+  async deleteAgent(id: string): Promise<boolean> {
+    this.assertOpen();
+    return this.agents.delete(id);
+  }
+
+  async appendMessage(agentId: string, message: MailboxMessage): Promise<AppendResult> {
+    this.assertOpen();
+    return this.mailboxes.append(agentId, message);
+  }
+
+  async readMailbox(agentId: string, afterEntryId: string, limit?: number): Promise<MailboxEntry[]> {
+    this.assertOpen();
+    return this.mailboxes.read(agentId, afterEntryId, limit);
+  }
+
+  async mailboxDepth(agentId: string): Promise<number> {
+    this.assertOpen();
+    return this.mailboxes.depth(agentId);
+  }
+
+  async loadAgentState(agentId: string): Promise<string | null> {
+    this.assertOpen();
+    return this.mailboxes.loadState(agentId);
+  }
+
+  async commitTurn(agentId: string, fence: Fence, commit: TurnCommit): Promise<CommitResult> {
+    this.assertOpen();
+    return this.mailboxes.commit(agentId, fence, commit);
+  }
+
+  async lastReply(agentId: string): Promise<LastReply | null> {
+    this.assertOpen();
+    return this.mailboxes.lastReply(agentId);
+  }
+
+  async subscribe(topic: string, agentId: string): Promise<void> {
+    this.assertOpen();
+    this.topics.subscribe(topic, agentId);
+  }
+
+  async unsubscribe(topic: string, agentId: string): Promise<void> {
+    this.assertOpen();
+    this.topics.unsubscribe(topic, agentId);
+  }
+
+  async subscribers(topic: string): Promise<string[]> {
+    this.assertOpen();
+    return this.topics.subscribers(topic);
+  }
+
+  async pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>): Promise<string> {
+    this.assertOpen();
+    return this.inboxes.push(inbox, entry);
+  }
+
+  async readInbox(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]> {
+    this.assertOpen();
+    return this.inboxes.read(inbox, afterEntryId, blockMs, limit);
+  }
+
   // --- health -----------------------------------------------------------------------------
 
   async ping(): Promise<number> {
@@ -300,6 +422,7 @@ export class MemoryStore implements ClusterStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.inboxes.close();
   }
 
   // --- internals --------------------------------------------------------------------------

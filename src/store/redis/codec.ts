@@ -1,7 +1,8 @@
 /**
  * How records are laid out in Redis: a container is a hash of flat fields, with the arrays and
  * objects (capabilities, labels, resources, metadata, agent types) as JSON; events are stream
- * entries with `data` as JSON. Decoding checks what it reads, so a corrupt entry fails loudly.
+ * entries with `data` as JSON. Decoding checks what it reads, so a corrupt entry fails loudly. The
+ * field readers at the bottom are shared with the messaging codec (messaging/codec.ts).
  */
 import {
   AVAILABILITIES,
@@ -111,29 +112,29 @@ export function decodeEvent(entry: unknown): ClusterEvent {
   return event;
 }
 
-function corrupt(where: string, field: string): StoreError {
+export function corrupt(where: string, field: string): StoreError {
   return new StoreError(`corrupt ${where} in Redis: field ${field} is missing or malformed`);
 }
 
-function text(hash: Hash, field: string, where: string): string {
+export function text(hash: Hash, field: string, where: string): string {
   const value = hash[field];
   if (value === undefined) throw corrupt(where, field);
   return value;
 }
 
-function number(hash: Hash, field: string, where: string): number {
+export function number(hash: Hash, field: string, where: string): number {
   const value = Number(text(hash, field, where));
   if (!Number.isFinite(value)) throw corrupt(where, field);
   return value;
 }
 
-function integer(hash: Hash, field: string, where: string): number {
+export function integer(hash: Hash, field: string, where: string): number {
   const value = number(hash, field, where);
   if (!Number.isSafeInteger(value)) throw corrupt(where, field);
   return value;
 }
 
-function json<T>(hash: Hash, field: string, where: string): T {
+export function json<T>(hash: Hash, field: string, where: string): T {
   const raw = text(hash, field, where);
   try {
     return JSON.parse(raw) as T;
@@ -142,7 +143,7 @@ function json<T>(hash: Hash, field: string, where: string): T {
   }
 }
 
-function oneOf<T extends string>(hash: Hash, field: string, allowed: readonly T[], where: string): T {
+export function oneOf<T extends string>(hash: Hash, field: string, allowed: readonly T[], where: string): T {
   const value = text(hash, field, where);
   if (!(allowed as readonly string[]).includes(value)) throw corrupt(where, field);
   return value as T;

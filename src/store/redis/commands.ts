@@ -6,6 +6,11 @@ import type { Redis } from 'ioredis';
 import { StoreError } from '../store.js';
 import { acquireLeadership } from './scripts/acquire-leadership.js';
 import { appendEvent } from './scripts/append-event.js';
+import { appendMessage } from './scripts/append-message.js';
+import { assignAgent } from './scripts/assign-agent.js';
+import { commitTurn } from './scripts/commit-turn.js';
+import { createAgent } from './scripts/create-agent.js';
+import { deleteAgent } from './scripts/delete-agent.js';
 import { deregisterContainer } from './scripts/deregister-container.js';
 import { expireLeases } from './scripts/expire-leases.js';
 import { fencedWrite } from './scripts/fenced-write.js';
@@ -16,6 +21,7 @@ import { registerContainer } from './scripts/register-container.js';
 import { releaseLeadership } from './scripts/release-leadership.js';
 import { removeContainer } from './scripts/remove-container.js';
 import { renewLease } from './scripts/renew-lease.js';
+import { setAgentState } from './scripts/set-agent-state.js';
 import { setAvailability } from './scripts/set-availability.js';
 
 export const SCRIPTS = {
@@ -31,6 +37,12 @@ export const SCRIPTS = {
   heartbeatManager,
   listManagers,
   appendEvent,
+  createAgent,
+  assignAgent,
+  setAgentState,
+  deleteAgent,
+  appendMessage,
+  commitTurn,
 } as const satisfies Record<string, LuaScript>;
 
 export type ScriptName = keyof typeof SCRIPTS;

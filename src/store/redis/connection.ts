@@ -82,6 +82,21 @@ export function connectRedis(url: string, opts: ConnectRedisOptions = {}): Redis
   });
 }
 
+/**
+ * A second connection to the same Redis, for blocking reads (XREAD BLOCK): the same settings but
+ * no per-command timeout (as `commandTimeoutMs: 0`), since a block may outlast it, and a blocked
+ * connection serves nothing else, which is why blocking reads never share the store's connection.
+ * The caller bounds each read itself (messaging/blocking-pool.ts).
+ */
+export function duplicateForBlocking(redis: Redis): Redis {
+  const name = redis.options.connectionName;
+  return redis.duplicate({
+    commandTimeout: undefined,
+    connectionName: name === undefined || name === '' ? undefined : `${name}-blocking`,
+    lazyConnect: false,
+  });
+}
+
 /** Resolves once `redis` is ready for commands; StoreUnavailableError after `timeoutMs`. */
 export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;

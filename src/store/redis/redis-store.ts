@@ -3,13 +3,31 @@
  * together share a hash tag, see keys.ts). Every change that touches more than one key, or needs
  * the Redis clock, is one Lua script (see scripts/), so it is atomic and clock-skew free.
  *
- * The store owns the connection it is given: close() quits it.
+ * The store owns the connection it is given: close() quits it. Blocking inbox reads use
+ * connections of their own, duplicated from it on first use (messaging/blocking-pool.ts).
+ *
+ * The messaging part (MessageStore: agents, mailboxes, turns, topics, inboxes) is delegated to the
+ * small modules in messaging/, which share this store's connection, keys and error mapping.
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Availability, ContainerRecord, ContainerRegistration } from '../../protocol/container.js';
 import type { ClusterEvent, ClusterEventType } from '../../protocol/events.js';
 import { AVAILABILITY_EVENTS } from '../availability-event.js';
+import {
+  MESSAGE_DEDUP_TTL_MS,
+  type AgentRecord,
+  type AgentState,
+  type AppendResult,
+  type CommitResult,
+  type InboxEntry,
+  type LastReply,
+  type MailboxEntry,
+  type MailboxMessage,
+  type MessageStore,
+  type NewAgent,
+  type TurnCommit,
+} from '../messaging.js';
 import {
   EVENTS_MAX_LENGTH,
   EXPIRE_BATCH_LIMIT,
@@ -48,11 +66,21 @@ import {
 import { defineScripts, type ScriptName, type ScriptRunner } from './commands.js';
 import { toStoreError } from './errors.js';
 import { DEFAULT_KEY_PREFIX, RedisKeys } from './keys.js';
+import { RedisAgents } from './messaging/agents.js';
+import { BlockingPool } from './messaging/blocking-pool.js';
+import type { RedisContext } from './messaging/context.js';
+import { RedisInboxes } from './messaging/inbox.js';
+import { RedisMailboxes } from './messaging/mailbox.js';
+import { RedisTopics } from './messaging/topics.js';
 
 export interface RedisStoreOptions {
   redis: Redis;
   /** Key prefix, so that several clusters can share one Redis. */
   prefix?: string;
+  /** How long a message id is remembered for dedup; MESSAGE_DEDUP_TTL_MS by default (tests shorten it). */
+  messageDedupTtlMs?: number;
+  /** How long past its block a blocking read may take before it fails; BLOCKING_READ_GRACE_MS by default. */
+  blockingReadGraceMs?: number;
 }
 
 type EventFields = Omit<ClusterEvent, 'id' | 'type' | 'atMs'>;
@@ -60,7 +88,7 @@ type EventFields = Omit<ClusterEvent, 'id' | 'type' | 'atMs'>;
 const FENCE_FAILURES = new Set(['no_fence', 'not_owner', 'stale_epoch']);
 const RENEW_FAILURES = new Set(['unknown', 'stale_epoch', 'down']);
 
-export class RedisStore implements ClusterStore {
+export class RedisStore implements ClusterStore, MessageStore {
   readonly kind = 'redis';
   readonly keys: RedisKeys;
   private readonly redis: Redis;
@@ -73,6 +101,11 @@ export class RedisStore implements ClusterStore {
   private readonly onReady = (): void => {
     this.lastConnectionError = undefined;
   };
+  private readonly blocking: BlockingPool;
+  private readonly agents: RedisAgents;
+  private readonly mailboxes: RedisMailboxes;
+  private readonly topics: RedisTopics;
+  private readonly inboxes: RedisInboxes;
 
   constructor(options: RedisStoreOptions) {
     this.redis = options.redis;
@@ -80,6 +113,17 @@ export class RedisStore implements ClusterStore {
     this.runScript = defineScripts(this.redis);
     this.redis.on('error', this.onConnectionError);
     this.redis.on('ready', this.onReady);
+    const context: RedisContext = {
+      redis: this.redis,
+      keys: this.keys,
+      call: (operation, fn) => this.call(operation, fn),
+      script: (name, keys, args) => this.script(name, keys, args),
+    };
+    this.blocking = new BlockingPool(this.redis, options.blockingReadGraceMs);
+    this.agents = new RedisAgents(context);
+    this.mailboxes = new RedisMailboxes(context, assertPositiveInteger('messageDedupTtlMs', options.messageDedupTtlMs ?? MESSAGE_DEDUP_TTL_MS));
+    this.topics = new RedisTopics(context);
+    this.inboxes = new RedisInboxes(context, this.blocking);
   }
 
   // --- containers -------------------------------------------------------------------------
@@ -278,6 +322,85 @@ export class RedisStore implements ClusterStore {
     return entries.map(decodeEvent);
   }
 
+  // --- agents, mailboxes, turns, topics, inboxes (MessageStore; see messaging/) ----------
+
+  createAgent(agent: NewAgent): Promise<boolean> {
+    return this.agents.create(agent);
+  }
+
+  getAgent(id: string): Promise<AgentRecord | null> {
+    return this.agents.get(id);
+  }
+
+  listAgents(): Promise<AgentRecord[]> {
+    return this.agents.list();
+  }
+
+  listAgentsOn(containerId: string): Promise<string[]> {
+    return this.agents.listOn(containerId);
+  }
+
+  assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null> {
+    return this.agents.assign(id, owner, state);
+  }
+
+  setAgentState(id: string, state: AgentState, opts?: { fence?: Fence; error?: string }): Promise<boolean> {
+    return this.agents.setState(id, state, opts);
+  }
+
+  deleteAgent(id: string): Promise<boolean> {
+    return this.agents.delete(id);
+  }
+
+  appendMessage(agentId: string, message: MailboxMessage): Promise<AppendResult> {
+    return this.mailboxes.append(agentId, message);
+  }
+
+  readMailbox(agentId: string, afterEntryId: string, limit?: number): Promise<MailboxEntry[]> {
+    return this.mailboxes.read(agentId, afterEntryId, limit);
+  }
+
+  mailboxDepth(agentId: string): Promise<number> {
+    return this.mailboxes.depth(agentId);
+  }
+
+  loadAgentState(agentId: string): Promise<string | null> {
+    return this.mailboxes.loadState(agentId);
+  }
+
+  commitTurn(agentId: string, fence: Fence, commit: TurnCommit): Promise<CommitResult> {
+    return this.mailboxes.commit(agentId, fence, commit);
+  }
+
+  lastReply(agentId: string): Promise<LastReply | null> {
+    return this.mailboxes.lastReply(agentId);
+  }
+
+  subscribe(topic: string, agentId: string): Promise<void> {
+    return this.topics.subscribe(topic, agentId);
+  }
+
+  unsubscribe(topic: string, agentId: string): Promise<void> {
+    return this.topics.unsubscribe(topic, agentId);
+  }
+
+  subscribers(topic: string): Promise<string[]> {
+    return this.topics.subscribers(topic);
+  }
+
+  pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>): Promise<string> {
+    return this.inboxes.push(inbox, entry);
+  }
+
+  readInbox(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]> {
+    return this.inboxes.read(inbox, afterEntryId, blockMs, limit);
+  }
+
+  /** Open blocking-read connections (idle or in use); none until the first blocking read. */
+  get blockingConnections(): number {
+    return this.blocking.size;
+  }
+
   // --- health -----------------------------------------------------------------------------
 
   async ping(): Promise<number> {
@@ -294,6 +417,7 @@ export class RedisStore implements ClusterStore {
   }
 
   async close(): Promise<void> {
+    await this.blocking.close();
     this.redis.off('error', this.onConnectionError);
     this.redis.off('ready', this.onReady);
     // QUIT lets pending replies arrive; when Redis is away there is nothing to wait for.

@@ -35,3 +35,39 @@ local function addEvent(key, maxLen, atMs, eventType, containerId, epoch, manage
   return redis.call('XADD', key, 'MAXLEN', '~', maxLen, '*', unpack(fields))
 end
 `;
+
+/**
+ * Stream id helpers, for scripts that compare or step `<ms>-<seq>` ids (as numbers: as strings
+ * '10-0' would sort before '9-5').
+ *
+ * cmpId(a, b): -1, 0 or 1 as id a is before, equal to or after id b. Ids are canonical decimal
+ *   (no leading zeros), so a longer part is the larger number and parts of equal length compare
+ *   as text: exact at any size, with no conversion to Lua's double. src/store/stream-id.ts has the
+ *   same rule.
+ * nextId(id): the smallest id after id (seq + 1; exact while seq < 2^53, which a stream never
+ *   reaches). `XTRIM MINID` keeps entries >= its argument, so trimming to nextId(id) drops id too.
+ */
+export const STREAM_ID_HELPERS = `
+local function cmpPart(a, b)
+  if #a ~= #b then
+    if #a < #b then return -1 end
+    return 1
+  end
+  if a == b then return 0 end
+  if a < b then return -1 end
+  return 1
+end
+
+local function cmpId(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  local c = cmpPart(ams, bms)
+  if c ~= 0 then return c end
+  return cmpPart(aseq, bseq)
+end
+
+local function nextId(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return ms .. '-' .. string.format('%.0f', tonumber(seq) + 1)
+end
+`;
