@@ -3,3 +3,4 @@ export * from './container.js';
 export * from './events.js';
 export * from './api.js';
 export * from './paths.js';
+export * from './runtime.js';

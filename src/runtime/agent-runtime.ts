@@ -1,0 +1,270 @@
+/**
+ * The agents' side of a container: hosts the agents fenced to this container's current epoch,
+ * reads the container's inbox (rings, replies, control), and gives turns their `send`/`publish`.
+ *
+ * The agent records are the truth; control entries and rings are hints. A periodic sweep compares
+ * what this container hosts with what the store says it owns, so a lost hint only delays.
+ */
+import type { Logger } from '../common/logger.js';
+import { PeriodicTask } from '../common/loop.js';
+import { sleep } from '../common/backoff.js';
+import { containerInbox, DEFAULT_SEND_TIMEOUT_MS, RING_BODY, type ControlBody, type ReplyBody } from '../protocol/runtime.js';
+import { AgentCallError, SendTimeoutError } from '../sdk/errors.js';
+import type { InboxEntry, MailboxEntry, MessageStore, TurnReply } from '../store/messaging.js';
+import { NO_ENTRY_ID } from '../store/messaging.js';
+import type { Fence } from '../store/store.js';
+import { HostedAgent, type TurnServices } from './hosted-agent.js';
+import { turnMessageId } from './message-ids.js';
+import { PendingReplies } from './pending-replies.js';
+import type { AgentTypeRegistry } from './registry.js';
+
+/** How long one blocking inbox read waits; also the longest a stop waits for the reader. */
+export const INBOX_BLOCK_MS = 1_000;
+/** How often hosted agents are compared with the store's view of who owns what. */
+export const SWEEP_INTERVAL_MS = 2_000;
+/** Every this many sweeps, every hosted agent also checks its mailbox (a ring may be lost). */
+export const MAILBOX_SWEEP_EVERY = 5;
+/** Pause after a failed inbox read before the next (the store is down). */
+export const INBOX_RETRY_MS = 500;
+
+export type RuntimeState = 'stopped' | 'running' | 'paused';
+
+export interface AgentRuntimeOptions {
+  store: MessageStore;
+  containerId: string;
+  registry: AgentTypeRegistry;
+  log: Logger;
+  /** Called after every committed turn (metrics, tests). */
+  onTurn?: (agentId: string, entry: MailboxEntry, ok: boolean) => void;
+}
+
+export class AgentRuntime {
+  private readonly hosted = new Map<string, HostedAgent>();
+  private readonly activating = new Set<string>();
+  private readonly pending = new PendingReplies();
+  private readonly inbox: string;
+  private epoch: number | null = null;
+  private status: RuntimeState = 'stopped';
+  private reader: Promise<void> | null = null;
+  private readerAbort: AbortController | null = null;
+  private sweeper: PeriodicTask | null = null;
+  private sweeps = 0;
+  private readonly services: TurnServices;
+
+  constructor(private readonly o: AgentRuntimeOptions) {
+    this.inbox = containerInbox(o.containerId);
+    this.services = {
+      send: (from, entry, seq, to, message, timeoutMs) => this.send(from, turnMessageId(from, entry.entryId, seq), to, message, timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS, entry.traceparent),
+      publish: (from, entry, seq, topic, message) => this.publish(from, turnMessageId(from, entry.entryId, seq), topic, message),
+      subscribe: (agentId, topic) => this.o.store.subscribe(topic, agentId),
+      unsubscribe: (agentId, topic) => this.o.store.unsubscribe(topic, agentId),
+      deliverReply: (reply) => this.deliver(reply),
+      lost: (agentId, reason) => void this.release(agentId, reason),
+      mayRun: () => this.status === 'running',
+      ...(o.onTurn === undefined ? {} : { turned: o.onTurn }),
+    };
+  }
+
+  get state(): RuntimeState {
+    return this.status;
+  }
+
+  /** Ids of the agents hosted now. */
+  agents(): string[] {
+    return [...this.hosted.keys()].sort();
+  }
+
+  /** Start (or restart) hosting for a registration with this epoch. Agents of an older epoch are dropped. */
+  async start(epoch: number): Promise<void> {
+    if (this.epoch !== null && this.epoch !== epoch) await this.releaseAll('new registration');
+    this.epoch = epoch;
+    this.status = 'running';
+    if (this.reader === null) {
+      this.readerAbort = new AbortController();
+      this.reader = this.readInbox(this.readerAbort.signal);
+    }
+    this.sweeper ??= new PeriodicTask('agent-sweep', SWEEP_INTERVAL_MS, () => this.sweep(), this.o.log).start();
+    await this.sweep();
+  }
+
+  /** Self-fencing: stop starting turns while the lease is in doubt (hosted agents are kept). */
+  pause(): void {
+    if (this.status === 'running') this.status = 'paused';
+  }
+
+  resume(): void {
+    if (this.status !== 'paused') return;
+    this.status = 'running';
+    for (const agent of this.hosted.values()) agent.kick();
+  }
+
+  /** The registration is over: drop every agent (their fences are no longer ours). */
+  async releaseAll(reason: string): Promise<void> {
+    await Promise.all([...this.hosted.keys()].map((id) => this.release(id, reason)));
+  }
+
+  async stop(): Promise<void> {
+    this.status = 'stopped';
+    await this.sweeper?.stop();
+    this.sweeper = null;
+    this.readerAbort?.abort();
+    await this.releaseAll('container stopping');
+    await this.reader;
+    this.reader = null;
+    this.pending.rejectAll(new Error('container stopping'));
+  }
+
+  // --- hosting ----------------------------------------------------------------------------
+
+  private fence(): Fence | null {
+    return this.epoch === null ? null : { owner: this.o.containerId, epoch: this.epoch };
+  }
+
+  /** Host `agentId` if its fence is ours now. Idempotent. */
+  async activate(agentId: string): Promise<void> {
+    const fence = this.fence();
+    if (fence === null || this.status === 'stopped' || this.hosted.has(agentId) || this.activating.has(agentId)) return;
+    this.activating.add(agentId);
+    try {
+      const record = await this.o.store.getAgent(agentId);
+      if (record === null || record.containerId !== fence.owner || record.epoch !== fence.epoch) return;
+      const definition = this.o.registry.get(record.type);
+      if (definition === undefined) {
+        await this.o.store.setAgentState(agentId, 'failed', { fence, error: `agent type ${record.type} is not served by container ${fence.owner}` });
+        this.o.log.error({ agent: agentId, type: record.type }, 'agent type not served here');
+        return;
+      }
+      const log = this.o.log.child({ agent: agentId });
+      let stateText = await this.o.store.loadAgentState(agentId);
+      if (stateText === null) {
+        const initial = definition.init === undefined ? {} : await definition.init({ id: agentId, config: record.config, log });
+        stateText = JSON.stringify(initial === undefined ? null : initial);
+      }
+      // A crash between a commit and its reply's delivery: deliver it again (callers dedup by ref).
+      const last = await this.o.store.lastReply(agentId);
+      if (last !== null && last.entryId === record.lastHandled) await this.deliver(last).catch(() => undefined);
+      const agent = new HostedAgent(record, fence, definition, stateText, this.o.store, this.services, fence.owner, log);
+      if (!(await this.o.store.setAgentState(agentId, 'active', { fence }))) return;
+      this.hosted.set(agentId, agent);
+      log.info({ epoch: fence.epoch, watermark: record.lastHandled }, 'agent active');
+      if (this.status === 'running') agent.kick();
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message, agent: agentId }, 'activation failed; the sweep retries');
+    } finally {
+      this.activating.delete(agentId);
+    }
+  }
+
+  /** Stop hosting `agentId` (after its turn in flight). */
+  async release(agentId: string, reason: string): Promise<void> {
+    const agent = this.hosted.get(agentId);
+    if (agent === undefined) return;
+    this.hosted.delete(agentId);
+    this.o.log.info({ agent: agentId, reason }, 'agent released');
+    await agent.stop();
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.status === 'stopped' || this.epoch === null) return;
+    this.sweeps += 1;
+    const owned = new Set(await this.o.store.listAgentsOn(this.o.containerId));
+    for (const id of this.hosted.keys()) if (!owned.has(id)) await this.release(id, 'no longer assigned here');
+    for (const id of owned) if (!this.hosted.has(id)) await this.activate(id);
+    if (this.sweeps % MAILBOX_SWEEP_EVERY === 0 && this.status === 'running') for (const agent of this.hosted.values()) agent.kick();
+  }
+
+  // --- the inbox --------------------------------------------------------------------------
+
+  private async readInbox(signal: AbortSignal): Promise<void> {
+    let after = NO_ENTRY_ID;
+    while (!signal.aborted) {
+      let entries: InboxEntry[];
+      try {
+        entries = await this.o.store.readInbox(this.inbox, after, INBOX_BLOCK_MS);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.o.log.warn({ err: (err as Error).message }, 'inbox read failed; retrying');
+        await sleep(INBOX_RETRY_MS, signal);
+        continue;
+      }
+      for (const entry of entries) {
+        after = entry.entryId;
+        this.dispatch(entry);
+      }
+    }
+  }
+
+  private dispatch(entry: InboxEntry): void {
+    switch (entry.kind) {
+      case 'ring':
+        if (this.status === 'running') this.hosted.get(entry.ref)?.kick();
+        return;
+      case 'reply':
+        this.pending.settle(entry.ref, JSON.parse(entry.body) as ReplyBody);
+        return;
+      case 'control': {
+        let body: Partial<ControlBody>;
+        try {
+          body = JSON.parse(entry.body) as Partial<ControlBody>;
+        } catch {
+          body = {};
+        }
+        if (body.op === 'activate') void this.activate(entry.ref);
+        else if (body.op === 'deactivate') void this.release(entry.ref, 'deactivated by the control plane');
+        else this.o.log.info({ ref: entry.ref, body: entry.body.slice(0, 200) }, 'control message');
+        return;
+      }
+    }
+  }
+
+  // --- what turns can do ------------------------------------------------------------------
+
+  private async deliver(reply: TurnReply): Promise<void> {
+    await this.o.store.pushInbox(reply.inbox, { kind: 'reply', ref: reply.ref, body: reply.body });
+  }
+
+  /** Puts a message in `to`'s mailbox and rings its owner. */
+  private async post(to: string, message: Parameters<MessageStore['appendMessage']>[1]): Promise<void> {
+    const result = await this.o.store.appendMessage(to, message);
+    if (!result.ok) throw new AgentCallError('no_agent', `agent ${to} does not exist`, to);
+    const target = await this.o.store.getAgent(to);
+    if (target?.containerId) await this.o.store.pushInbox(containerInbox(target.containerId), { kind: 'ring', ref: to, body: RING_BODY });
+  }
+
+  async send(from: string, messageId: string, to: string, message: unknown, timeoutMs: number, traceparent?: string): Promise<unknown> {
+    const reply = this.pending.wait(messageId, timeoutMs, () => new SendTimeoutError(to, timeoutMs, messageId));
+    try {
+      await this.post(to, {
+        messageId,
+        kind: 'request',
+        from,
+        replyTo: this.inbox,
+        body: JSON.stringify(message === undefined ? null : message),
+        deadlineMs: Date.now() + timeoutMs,
+        ...(traceparent === undefined ? {} : { traceparent }),
+      });
+    } catch (err) {
+      this.pending.cancel(messageId);
+      throw err;
+    }
+    const body = await reply;
+    if (body.ok) return body.result;
+    throw new AgentCallError(body.error.code, `${to}: ${body.error.message}`, to);
+  }
+
+  async publish(from: string, publishId: string, topic: string, message: unknown): Promise<number> {
+    const subscribers = await this.o.store.subscribers(topic);
+    const body = JSON.stringify(message === undefined ? null : message);
+    let delivered = 0;
+    for (const agentId of subscribers) {
+      try {
+        // One id per subscriber, derived from the publish: a repeated turn publishes no duplicates.
+        await this.post(agentId, { messageId: turnMessageId(publishId, topic, 0, agentId), kind: 'topic', from, topic, body });
+        delivered += 1;
+      } catch (err) {
+        if (!(err instanceof AgentCallError)) throw err;
+      }
+    }
+    return delivered;
+  }
+}

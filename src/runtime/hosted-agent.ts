@@ -1,0 +1,209 @@
+/**
+ * One agent active on this container: its definition, its state, and its turn loop. Turns run
+ * one at a time, in mailbox order; each ends with one fenced commit (state + watermark + reply).
+ */
+import type { Logger } from '../common/logger.js';
+import type { AgentRecord, MailboxEntry, MessageStore, TurnReply } from '../store/messaging.js';
+import type { Fence } from '../store/store.js';
+import type { ReplyBody } from '../protocol/runtime.js';
+import type { AgentContext, AgentDefinition } from '../sdk/types.js';
+
+/** Entries read from the mailbox at a time. */
+export const TURN_BATCH = 32;
+
+export type HostedAgentState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+/** What a turn may do beyond its own agent: provided by the runtime. */
+export interface TurnServices {
+  send(from: string, entry: MailboxEntry, seq: number, to: string, message: unknown, timeoutMs: number | undefined): Promise<unknown>;
+  publish(from: string, entry: MailboxEntry, seq: number, topic: string, message: unknown): Promise<number>;
+  subscribe(agentId: string, topic: string): Promise<void>;
+  unsubscribe(agentId: string, topic: string): Promise<void>;
+  deliverReply(reply: TurnReply): Promise<void>;
+  /** The fence no longer holds (moved or deleted): stop hosting this agent. */
+  lost(agentId: string, reason: string): void;
+  /** False while the container's lease is in doubt (self-fencing): no new turn starts. */
+  mayRun(): boolean;
+  /** A turn finished (committed), for metrics and tests. */
+  turned?(agentId: string, entry: MailboxEntry, ok: boolean): void;
+}
+
+export class HostedAgent {
+  private status: HostedAgentState = 'idle';
+  private again = false;
+  private watermark: string;
+  private stateText: string;
+  private current: Promise<void> | null = null;
+  private abort: AbortController | null = null;
+
+  constructor(
+    readonly record: AgentRecord,
+    readonly fence: Fence,
+    private readonly definition: AgentDefinition<unknown, Record<string, unknown>>,
+    initialStateText: string,
+    private readonly store: MessageStore,
+    private readonly services: TurnServices,
+    private readonly containerId: string,
+    private readonly log: Logger,
+  ) {
+    this.watermark = record.lastHandled;
+    this.stateText = initialStateText;
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  get state(): HostedAgentState {
+    return this.status;
+  }
+
+  /** Handle whatever is in the mailbox now; coalesces calls made while a run is in progress. */
+  kick(): void {
+    if (this.status === 'stopping' || this.status === 'stopped') return;
+    if (this.status === 'running') {
+      this.again = true;
+      return;
+    }
+    this.status = 'running';
+    this.current = this.run().finally(() => {
+      if (this.status === 'running') this.status = 'idle';
+      this.current = null;
+    });
+  }
+
+  /** Stops after the turn in flight (whose handler sees `signal` aborted); then calls onStop. */
+  async stop(): Promise<void> {
+    if (this.status === 'stopped') return;
+    this.status = 'stopping';
+    this.abort?.abort(new Error(`agent ${this.id} is stopping on ${this.containerId}`));
+    await this.current;
+    this.status = 'stopped';
+    try {
+      await this.definition.onStop?.({ id: this.id, config: this.record.config, log: this.log });
+    } catch (err) {
+      this.log.warn({ err, agent: this.id }, 'onStop failed');
+    }
+  }
+
+  private async run(): Promise<void> {
+    do {
+      this.again = false;
+      let entries: MailboxEntry[];
+      try {
+        entries = await this.store.readMailbox(this.id, this.watermark, TURN_BATCH);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, agent: this.id }, 'mailbox read failed; will retry on the next ring or sweep');
+        return;
+      }
+      for (const entry of entries) {
+        if (this.status === 'stopping' || !this.services.mayRun()) return;
+        const outcome = await this.turn(entry);
+        if (outcome === 'stop') return;
+        if (outcome === 'reread') {
+          this.again = true;
+          break;
+        }
+      }
+      if (entries.length === TURN_BATCH) this.again = true;
+    } while (this.again && this.status === 'running');
+  }
+
+  /**
+   * One turn. `reread`: the watermark moved under us (a duplicate or a gap), read again from the
+   * committed one. `stop`: the fence is lost or the store is in trouble; a ring or the runtime's
+   * sweep starts the loop again later.
+   */
+  private async turn(entry: MailboxEntry): Promise<'next' | 'reread' | 'stop'> {
+    const expired = entry.kind === 'request' && entry.deadlineMs !== undefined && Date.now() > entry.deadlineMs;
+    let result: ReplyBody;
+    let newStateText: string | undefined;
+    if (expired) {
+      result = this.failure('expired', `the request expired before its turn (deadline ${new Date(entry.deadlineMs!).toISOString()})`);
+    } else {
+      const ctx = this.context(entry);
+      try {
+        const value = await this.definition.onMessage(JSON.parse(entry.body) as unknown, ctx);
+        result = { ok: true, result: value === undefined ? null : value, agent_id: this.id, container_id: this.containerId };
+        newStateText = JSON.stringify(ctx.state === undefined ? null : ctx.state);
+      } catch (err) {
+        // The message fails, not the agent: the turn's state changes are dropped.
+        this.log.warn({ err, agent: this.id, messageId: entry.messageId }, 'handler failed');
+        result = this.failure('handler_error', (err as Error)?.message ?? String(err));
+      } finally {
+        this.abort = null;
+      }
+    }
+    const reply: TurnReply | undefined =
+      entry.replyTo === undefined ? undefined : { inbox: entry.replyTo, ref: entry.messageId, body: JSON.stringify(result) };
+    let commit;
+    try {
+      commit = await this.store.commitTurn(this.id, this.fence, {
+        entryId: entry.entryId,
+        ...(newStateText === undefined ? {} : { state: newStateText }),
+        ...(reply === undefined ? {} : { reply }),
+      });
+    } catch (err) {
+      // Unknown outcome: re-read the watermark on the next run rather than guess.
+      this.log.warn({ err: (err as Error).message, agent: this.id }, 'commit failed; the entry will be handled again');
+      await this.resync();
+      return 'stop';
+    }
+    if (commit.ok) {
+      this.watermark = entry.entryId;
+      if (newStateText !== undefined) this.stateText = newStateText;
+      this.services.turned?.(this.id, entry, result.ok);
+      if (reply !== undefined) await this.services.deliverReply(reply).catch((err: unknown) => this.log.warn({ err, agent: this.id }, 'reply delivery failed'));
+      return 'next';
+    }
+    if (commit.reason === 'duplicate' || commit.reason === 'out_of_order') {
+      return (await this.resync()) ? 'reread' : 'stop';
+    }
+    this.services.lost(this.id, commit.reason);
+    return 'stop';
+  }
+
+  private failure(code: 'handler_error' | 'expired', message: string): ReplyBody {
+    return { ok: false, error: { code, message }, agent_id: this.id, container_id: this.containerId };
+  }
+
+  /** Re-reads the committed watermark and state; false when the agent is no longer ours. */
+  private async resync(): Promise<boolean> {
+    try {
+      const [record, stateText] = await Promise.all([this.store.getAgent(this.id), this.store.loadAgentState(this.id)]);
+      if (record === null || record.containerId !== this.fence.owner || record.epoch !== this.fence.epoch) {
+        this.services.lost(this.id, 'fence moved');
+        return false;
+      }
+      this.watermark = record.lastHandled;
+      if (stateText !== null) this.stateText = stateText;
+      return true;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, agent: this.id }, 'resync failed');
+      return false;
+    }
+  }
+
+  private context(entry: MailboxEntry): AgentContext<unknown, Record<string, unknown>> {
+    let seq = 0;
+    this.abort = new AbortController();
+    const { services } = this;
+    const id = this.id;
+    return {
+      id,
+      type: this.record.type,
+      name: this.record.name,
+      config: this.record.config,
+      // A fresh copy each turn: a handler that throws leaves the committed state untouched.
+      state: JSON.parse(this.stateText) as unknown,
+      log: this.log,
+      signal: this.abort.signal,
+      message: { id: entry.messageId, from: entry.from, ...(entry.topic === undefined ? {} : { topic: entry.topic }) },
+      send: <R>(to: string, message: unknown, options?: { timeoutMs?: number }) =>
+        services.send(id, entry, seq++, to, message, options?.timeoutMs) as Promise<R>,
+      publish: (topic, message) => services.publish(id, entry, seq++, topic, message),
+      subscribe: (topic) => services.subscribe(id, topic),
+      unsubscribe: (topic) => services.unsubscribe(id, topic),
+    };
+  }
+}
