@@ -6,7 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { ApiClient } from '../client/api-client.js';
 import type { RegisterBody } from '../protocol/api.js';
-import type { ClusterStore } from '../store/store.js';
+import type { Store } from '../store/index.js';
+import { AgentRuntime, AgentTypeRegistry } from '../runtime/index.js';
+import type { AnyAgentDefinition } from '../sdk/types.js';
 import type { ContainerConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
@@ -21,15 +23,21 @@ export type ContainerLifecycle = 'starting' | 'joining' | 'active' | 'suspended'
 export interface AgentContainerOptions {
   config: ContainerConfig;
   log: Logger;
-  /** When given, the lease is renewed straight in the store; otherwise over HTTP. */
-  store?: ClusterStore;
-  /** Agent types served (filled in by the agents runtime). */
-  agentTypes?: string[];
+  /**
+   * When given, the lease is renewed straight in the store and agents are hosted; otherwise the
+   * lease goes over HTTP and this container hosts no agents (they need the store).
+   */
+  store?: Store;
+  /** Agent types this container serves (built-ins plus FLOTILLA_AGENT_MODULES). */
+  agentTypes?: readonly AnyAgentDefinition[];
 }
 
 export class AgentContainer {
   private readonly client: ApiClient;
   private readonly renewer: LeaseRenewer;
+  private readonly registry: AgentTypeRegistry;
+  /** Hosts agents; null for an HTTP-only container. */
+  readonly runtime: AgentRuntime | null;
   private readonly stopping = new AbortController();
   private server: FastifyInstance | null = null;
   private keeper: LeaseKeeper | null = null;
@@ -49,6 +57,8 @@ export class AgentContainer {
     // Heartbeats time out within one interval, so a slow manager cannot pile them up.
     const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
     this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient);
+    this.registry = new AgentTypeRegistry(o.store === undefined ? [] : (o.agentTypes ?? []));
+    this.runtime = o.store === undefined ? null : new AgentRuntime({ store: o.store, containerId: o.config.name, registry: this.registry, log: o.log });
     this.leaseIntervalMs = o.config.leaseIntervalMs;
     this.leaseTimeoutMs = o.config.leaseTimeoutMs;
   }
@@ -106,7 +116,7 @@ export class AgentContainer {
       labels: this.o.config.labels,
       capabilities: this.o.config.capabilities,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1_000),
-      agents: [],
+      agents: this.runtime?.agents() ?? [],
     };
   }
 
@@ -120,7 +130,7 @@ export class AgentContainer {
       labels: c.labels,
       resources: c.resources as Record<string, number>,
       metadata: { pid: process.pid, node_version: process.version, platform: process.platform },
-      agent_types: this.o.agentTypes ?? [],
+      agent_types: this.registry.names(),
       lease_interval_ms: c.leaseIntervalMs,
       lease_timeout_ms: c.leaseTimeoutMs,
     };
@@ -145,9 +155,11 @@ export class AgentContainer {
         log: this.o.log.child({ epoch: res.epoch }),
         onSuspended: () => {
           this.lifecycle = 'suspended';
+          this.runtime?.pause();
         },
         onResumed: () => {
           this.lifecycle = 'active';
+          this.runtime?.resume();
         },
         onLost: (reason) => {
           if (reason === 'stale_epoch') {
@@ -164,6 +176,7 @@ export class AgentContainer {
       });
       this.keeper.start();
       this.lifecycle = 'active';
+      await this.runtime?.start(res.epoch);
     })().catch((err: unknown) => {
       // A refused registration cannot be fixed by retrying: stop, and let the runner exit.
       this.o.log.fatal({ err }, (err as Error).message);
@@ -174,6 +187,7 @@ export class AgentContainer {
 
   private async giveUp(err: Error): Promise<void> {
     this.o.log.fatal({ err }, err.message);
+    await this.runtime?.stop();
     await this.keeper?.stop();
     this.keeper = null;
     this.lifecycle = 'suspended';
@@ -185,6 +199,8 @@ export class AgentContainer {
     const old = this.keeper;
     this.keeper = null;
     await old?.stop();
+    // Our fences are void: stop every agent before a new epoch can be handed their work.
+    await this.runtime?.releaseAll('registration over');
     this.o.log.info('registration over: registering again for a new epoch');
     this.rejoin();
   }
@@ -196,6 +212,7 @@ export class AgentContainer {
     this.lifecycle = 'stopping';
     this.stopping.abort();
     await this.joining;
+    await this.runtime?.stop();
     await this.keeper?.stop();
     if (wasActive && this.epoch !== null) await this.deregister(this.epoch);
     await this.server?.close();

@@ -3,7 +3,7 @@ import { createLogger } from '../common/logger.js';
 import { checkExternalIp } from '../common/network.js';
 import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown.js';
 import { createStore } from '../store/index.js';
-import type { ClusterStore } from '../store/store.js';
+import type { Store } from '../store/index.js';
 import { containerConfigFromEnv, type ContainerConfig } from './config.js';
 import { AgentContainer } from './container.js';
 
@@ -21,7 +21,7 @@ export async function runContainerCommand(env = process.env): Promise<void> {
   if (config.externalIpGuessed) {
     log.warn({ externalIp: config.externalIp }, `EXTERNAL_IP is not set: advertising ${config.externalIp}; set EXTERNAL_IP to the address other hosts reach this one at`);
   }
-  let store: ClusterStore | undefined;
+  let store: Store | undefined;
   if (config.redisUrl !== undefined) {
     try {
       store = await createStore({ redisUrl: config.redisUrl, prefix: config.prefix, name: `flotilla-container-${config.name}` });
