@@ -6,13 +6,17 @@ import { createStore } from '../store/index.js';
 import type { Store } from '../store/index.js';
 import { containerConfigFromEnv, type ContainerConfig } from './config.js';
 import { AgentContainer } from './container.js';
+import { agentModulesFromEnv, loadAgentTypes } from '../agents/load.js';
+import type { AnyAgentDefinition } from '../sdk/types.js';
 
 export async function runContainerCommand(env = process.env): Promise<void> {
   let config: ContainerConfig;
   let ipWarning: string | undefined;
+  let agentTypes: AnyAgentDefinition[];
   try {
     config = containerConfigFromEnv(env);
     ipWarning = await checkExternalIp(config.externalIp, config.externalIpCheck, env);
+    agentTypes = await loadAgentTypes(agentModulesFromEnv(env));
   } catch (err) {
     exitWithConfigError(err);
   }
@@ -33,7 +37,8 @@ export async function runContainerCommand(env = process.env): Promise<void> {
     log.warn('REDIS_URL is not set: renewing the lease over HTTP through the manager');
   }
 
-  const container = new AgentContainer({ config, log, ...(store === undefined ? {} : { store }) });
+  const container = new AgentContainer({ config, log, agentTypes, ...(store === undefined ? {} : { store }) });
+  log.info({ agentTypes: agentTypes.map((t) => t.type) }, store === undefined ? 'no store access: hosting no agents' : 'serving agent types');
   const stop = async (): Promise<void> => {
     await container.stop();
     await store?.close();

@@ -11,6 +11,7 @@ import { managerConfigFromEnv } from '../manager/config.js';
 import { Manager } from '../manager/manager.js';
 import { containerConfigFromEnv } from '../container/config.js';
 import { AgentContainer } from '../container/container.js';
+import { agentModulesFromEnv, loadAgentTypes } from '../agents/load.js';
 import { DEFAULT_AGENT_PORT, DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
 
 /** Dev binds to loopback unless told otherwise: it has no authentication to offer yet. */
@@ -44,7 +45,8 @@ export async function runDevCommand(env = process.env): Promise<void> {
       AGENT_PORT: String(agentPort),
       CONTAINER_NAME: envString(env, 'CONTAINER_NAME') ?? 'dev-container',
     });
-    container = new AgentContainer({ config: containerConfig, log: log.child({ role: 'container' }), store });
+    const agentTypes = await loadAgentTypes(agentModulesFromEnv(env));
+    container = new AgentContainer({ config: containerConfig, log: log.child({ role: 'container' }), store, agentTypes });
     await container.start();
     await container.joined();
     const readyMs = Math.round(performance.now() - startedAt);
