@@ -22,8 +22,6 @@ import type { AgentTypeRegistry } from './registry.js';
 export const INBOX_BLOCK_MS = 1_000;
 /** How often hosted agents are compared with the store's view of who owns what. */
 export const SWEEP_INTERVAL_MS = 2_000;
-/** Every this many sweeps, every hosted agent also checks its mailbox (a ring may be lost). */
-export const MAILBOX_SWEEP_EVERY = 5;
 /** Pause after a failed inbox read before the next (the store is down). */
 export const INBOX_RETRY_MS = 500;
 
@@ -48,7 +46,6 @@ export class AgentRuntime {
   private reader: Promise<void> | null = null;
   private readerAbort: AbortController | null = null;
   private sweeper: PeriodicTask | null = null;
-  private sweeps = 0;
   private readonly services: TurnServices;
 
   constructor(private readonly o: AgentRuntimeOptions) {
@@ -166,26 +163,39 @@ export class AgentRuntime {
 
   private async sweep(): Promise<void> {
     if (this.status === 'stopped' || this.epoch === null) return;
-    this.sweeps += 1;
     const owned = new Set(await this.o.store.listAgentsOn(this.o.containerId));
     for (const id of this.hosted.keys()) if (!owned.has(id)) await this.release(id, 'no longer assigned here');
     for (const id of owned) if (!this.hosted.has(id)) await this.activate(id);
-    if (this.sweeps % MAILBOX_SWEEP_EVERY === 0 && this.status === 'running') for (const agent of this.hosted.values()) agent.kick();
+  }
+
+  /**
+   * Every hosted agent reads its mailbox once. Rings are durable (the inbox is a stream), so this
+   * is needed only when rings may have been missed: after the inbox could not be read.
+   */
+  private kickAll(): void {
+    if (this.status === 'running') for (const agent of this.hosted.values()) agent.kick();
   }
 
   // --- the inbox --------------------------------------------------------------------------
 
   private async readInbox(signal: AbortSignal): Promise<void> {
     let after = NO_ENTRY_ID;
+    let failed = false;
     while (!signal.aborted) {
       let entries: InboxEntry[];
       try {
         entries = await this.o.store.readInbox(this.inbox, after, INBOX_BLOCK_MS);
       } catch (err) {
         if (signal.aborted) return;
+        failed = true;
         this.o.log.warn({ err: (err as Error).message }, 'inbox read failed; retrying');
         await sleep(INBOX_RETRY_MS, signal);
         continue;
+      }
+      if (failed) {
+        // The inbox may have been trimmed past entries we never read: look at every mailbox once.
+        failed = false;
+        this.kickAll();
       }
       for (const entry of entries) {
         after = entry.entryId;
@@ -196,9 +206,16 @@ export class AgentRuntime {
 
   private dispatch(entry: InboxEntry): void {
     switch (entry.kind) {
-      case 'ring':
-        if (this.status === 'running') this.hosted.get(entry.ref)?.kick();
+      case 'ring': {
+        const agent = this.hosted.get(entry.ref);
+        if (agent !== undefined) {
+          if (this.status === 'running') agent.kick();
+        } else if (!this.activating.has(entry.ref)) {
+          // The sender saw an owner that is no longer us (the agent just moved): pass it on.
+          void this.forwardRing(entry.ref);
+        }
         return;
+      }
       case 'reply':
         this.pending.settle(entry.ref, JSON.parse(entry.body) as ReplyBody);
         return;
@@ -214,6 +231,17 @@ export class AgentRuntime {
         else this.o.log.info({ ref: entry.ref, body: entry.body.slice(0, 200) }, 'control message');
         return;
       }
+    }
+  }
+
+  private async forwardRing(agentId: string): Promise<void> {
+    try {
+      const record = await this.o.store.getAgent(agentId);
+      if (record?.containerId && record.containerId !== this.o.containerId) {
+        await this.o.store.pushInbox(containerInbox(record.containerId), { kind: 'ring', ref: agentId, body: RING_BODY });
+      }
+    } catch (err) {
+      this.o.log.debug({ err: (err as Error).message, agent: agentId }, 'could not forward a ring');
     }
   }
 
