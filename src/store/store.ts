@@ -90,6 +90,14 @@ export interface ClusterStore {
    * the ids marked down, at most `limit`.
    */
   expireLeases(limit?: number): Promise<string[]>;
+  /**
+   * The failure detector's fast path: marks `down` every `active` container whose lease lapses
+   * within `windowMs` (it missed renewals) AND whose store session is gone (the Redis connection
+   * it last renewed on no longer exists: its process died and the kernel closed its sockets).
+   * A live container that is merely slow keeps its connection and is left to its lease. Stores
+   * without sessions (memory) return []. Returns the ids marked down.
+   */
+  expireDisconnected(windowMs: number, limit?: number): Promise<string[]>;
 
   // --- fencing primitive ------------------------------------------------------------------
   /** Make `fence` the only writer of `resource` (called by the control plane on placement). */

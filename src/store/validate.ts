@@ -21,6 +21,12 @@ export function assertPositiveInteger(what: string, value: number): number {
   return value;
 }
 
+/** A duration that may be zero. */
+export function assertNonNegativeInteger(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new StoreError(`${what} must be a whole number ≥ 0, got ${String(value)}`);
+  return value;
+}
+
 export function assertRegistration(reg: ContainerRegistration): void {
   assertSafeName('container name', reg.name);
   if (typeof reg.hostAddress !== 'string' || reg.hostAddress.length === 0) {

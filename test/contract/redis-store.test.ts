@@ -315,3 +315,59 @@ async function waitUntilAnswering(store: RedisStore): Promise<number> {
     }
   }
 }
+
+describe('failure detection by session (Redis only)', () => {
+  const reg = (name: string) => ({
+    name, hostAddress: '127.0.0.1', apiPort: 8001, capabilities: [], labels: {}, resources: {}, metadata: {}, agentTypes: [],
+    leaseIntervalMs: 100, leaseTimeoutMs: 2_000,
+  });
+
+  it('a container that missed renewals and whose connection is gone is down before its lease lapses', async () => {
+    const prefix = `sess${process.pid}:`;
+    const manager = new RedisStore({ redis: connectRedis(server.url), prefix, sessionTrustAfterMs: 0 });
+    const deadStore = new RedisStore({ redis: connectRedis(server.url), prefix, sessionTrustAfterMs: 0 });
+    const liveStore = new RedisStore({ redis: connectRedis(server.url), prefix, sessionTrustAfterMs: 0 });
+    try {
+      await manager.ping();
+      await deadStore.ping();
+      await liveStore.ping();
+      const dead = await manager.registerContainer(reg('dead'));
+      const live = await manager.registerContainer(reg('live'));
+      await new Promise((r) => setTimeout(r, 50)); // the stores learn their CLIENT IDs on ready
+      assert.equal((await deadStore.renewLease('dead', dead.epoch, 2_000)).ok, true);
+      assert.equal((await liveStore.renewLease('live', live.epoch, 2_000)).ok, true);
+      // Nobody is suspect yet: both renewed just now (deadline ~2 s away, window 1 s).
+      assert.deepEqual(await manager.expireDisconnected(1_000), []);
+      await deadStore.close(); // the process "dies": its connection closes
+      await new Promise((r) => setTimeout(r, 1_100)); // both miss renewals for > timeout - window
+      assert.deepEqual(await manager.expireDisconnected(1_000), ['dead'], 'only the disconnected one');
+      assert.equal((await manager.getContainer('dead'))?.state, 'down');
+      assert.equal((await manager.getContainer('live'))?.state, 'active', 'slow but connected: left to its lease');
+      const events = await manager.listEvents({ limit: 10 });
+      assert.ok(events.some((e) => e.type === 'container_down' && e.containerId === 'dead' && e.data.reason === 'disconnected'));
+    } finally {
+      await manager.close();
+      await liveStore.close();
+    }
+  });
+
+  it('right after a Redis restart sessions are not trusted', async () => {
+    const young = await startRedisServer(); // uptime well under the default trust window (10 s)
+    const prefix = `sess2${process.pid}:`;
+    const manager = new RedisStore({ redis: connectRedis(young.url), prefix });
+    const other = new RedisStore({ redis: connectRedis(young.url), prefix });
+    try {
+      const c = await manager.registerContainer(reg('fresh'));
+      await other.ping();
+      await new Promise((r) => setTimeout(r, 50));
+      await other.renewLease('fresh', c.epoch, 2_000);
+      await other.close();
+      await new Promise((r) => setTimeout(r, 1_100));
+      assert.deepEqual(await manager.expireDisconnected(1_000), [], 'a young Redis: leave it to the leases');
+      assert.equal((await manager.getContainer('fresh'))?.state, 'active');
+    } finally {
+      await manager.close();
+      await young.stop();
+    }
+  });
+});

@@ -20,6 +20,7 @@ import {
   type MailboxMessage,
   type MessageStore,
   type NewAgent,
+  type PushInboxOptions,
   type TurnCommit,
 } from '../messaging.js';
 import {
@@ -42,6 +43,7 @@ import {
   assertEventQuery,
   assertFence,
   assertManagerInfo,
+  assertNonNegativeInteger,
   assertPositiveInteger,
   assertRegistration,
   assertResource,
@@ -190,6 +192,14 @@ export class MemoryStore implements ClusterStore, MessageStore {
       this.log(this.clock(), AVAILABILITY_EVENTS[availability], { containerId: id, epoch: record.epoch, data: { from } });
     }
     return structuredClone(record);
+  }
+
+  /** In one process there are no sessions to lose: only leases tell. */
+  async expireDisconnected(windowMs: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
+    this.assertOpen();
+    assertPositiveInteger('expire limit', limit);
+    assertNonNegativeInteger('windowMs', windowMs);
+    return [];
   }
 
   async expireLeases(limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
@@ -398,9 +408,9 @@ export class MemoryStore implements ClusterStore, MessageStore {
     return this.topics.subscribers(topic);
   }
 
-  async pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>): Promise<string> {
+  async pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>, options?: PushInboxOptions): Promise<string> {
     this.assertOpen();
-    return this.inboxes.push(inbox, entry);
+    return this.inboxes.push(inbox, entry, options);
   }
 
   async readInbox(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]> {

@@ -23,6 +23,8 @@ import { removeContainer } from './scripts/remove-container.js';
 import { renewLease } from './scripts/renew-lease.js';
 import { setAgentState } from './scripts/set-agent-state.js';
 import { setAvailability } from './scripts/set-availability.js';
+import { suspectLeases } from './scripts/suspect-leases.js';
+import { markDisconnected } from './scripts/mark-disconnected.js';
 
 export const SCRIPTS = {
   registerContainer,
@@ -31,6 +33,8 @@ export const SCRIPTS = {
   removeContainer,
   setAvailability,
   expireLeases,
+  suspectLeases,
+  markDisconnected,
   fencedWrite,
   acquireLeadership,
   releaseLeadership,

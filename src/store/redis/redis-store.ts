@@ -26,6 +26,7 @@ import {
   type MailboxMessage,
   type MessageStore,
   type NewAgent,
+  type PushInboxOptions,
   type TurnCommit,
 } from '../messaging.js';
 import {
@@ -50,6 +51,7 @@ import {
   assertEventQuery,
   assertFence,
   assertManagerInfo,
+  assertNonNegativeInteger,
   assertPositiveInteger,
   assertRegistration,
   assertResource,
@@ -81,9 +83,14 @@ export interface RedisStoreOptions {
   messageDedupTtlMs?: number;
   /** How long past its block a blocking read may take before it fails; BLOCKING_READ_GRACE_MS by default. */
   blockingReadGraceMs?: number;
+  /** Redis uptime after which sessions are trusted by expireDisconnected (tests set 0). */
+  sessionTrustAfterMs?: number;
 }
 
 type EventFields = Omit<ClusterEvent, 'id' | 'type' | 'atMs'>;
+
+/** Sessions are trusted once Redis has been up this long (every container has renewed since). */
+export const SESSION_TRUST_AFTER_RESTART_MS = 10_000;
 
 const FENCE_FAILURES = new Set(['no_fence', 'not_owner', 'stale_epoch']);
 const RENEW_FAILURES = new Set(['unknown', 'stale_epoch', 'down']);
@@ -100,7 +107,19 @@ export class RedisStore implements ClusterStore, MessageStore {
   };
   private readonly onReady = (): void => {
     this.lastConnectionError = undefined;
+    // Each (re)connection is a new session: learn its id for the lease renewals.
+    this.redis.client('ID').then(
+      (id) => {
+        this.sessionId = String(id);
+      },
+      () => {
+        this.sessionId = '';
+      },
+    );
   };
+  /** CLIENT ID of this store's connection ('' until known): recorded with each lease renewal. */
+  private sessionId = '';
+  private readonly sessionTrustAfterMs: number;
   private readonly blocking: BlockingPool;
   private readonly agents: RedisAgents;
   private readonly mailboxes: RedisMailboxes;
@@ -109,10 +128,12 @@ export class RedisStore implements ClusterStore, MessageStore {
 
   constructor(options: RedisStoreOptions) {
     this.redis = options.redis;
+    this.sessionTrustAfterMs = options.sessionTrustAfterMs ?? SESSION_TRUST_AFTER_RESTART_MS;
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_KEY_PREFIX);
     this.runScript = defineScripts(this.redis);
     this.redis.on('error', this.onConnectionError);
     this.redis.on('ready', this.onReady);
+    if (this.redis.status === 'ready') this.onReady();
     const context: RedisContext = {
       redis: this.redis,
       keys: this.keys,
@@ -148,7 +169,7 @@ export class RedisStore implements ClusterStore, MessageStore {
   async renewLease(id: string, epoch: number, timeoutMs: number): Promise<RenewResult> {
     assertPositiveInteger('epoch', epoch);
     assertPositiveInteger('lease timeoutMs', timeoutMs);
-    const reply = await this.script('renewLease', [this.keys.container(id), this.keys.leases], [id, epoch, timeoutMs]);
+    const reply = await this.script('renewLease', [this.keys.container(id), this.keys.leases], [id, epoch, timeoutMs, this.sessionId]);
     const [ok, value] = Array.isArray(reply) ? reply : [];
     if (ok === 1) return { ok: true, deadlineMs: Number(value) };
     if (typeof value === 'string' && RENEW_FAILURES.has(value)) return { ok: false, reason: value as RenewFailure };
@@ -211,6 +232,28 @@ export class RedisStore implements ClusterStore, MessageStore {
       [id, availability, AVAILABILITY_EVENTS[availability], EVENTS_MAX_LENGTH],
     );
     return decodeContainer(pairsToHash(reply));
+  }
+
+  async expireDisconnected(windowMs: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
+    assertPositiveInteger('expire limit', limit);
+    assertNonNegativeInteger('windowMs', windowMs);
+    const k = this.keys;
+    const suspects = await this.script('suspectLeases', [k.leases], [k.containerPrefix, windowMs, limit]);
+    if (!Array.isArray(suspects) || suspects.length === 0) return [];
+    // Right after a Redis restart every session is new and no container has renewed on its new
+    // one yet: the sessions say nothing then, so leave it to the leases.
+    const uptime = /uptime_in_seconds:(\d+)/.exec(await this.call('info', () => this.redis.info('server')))?.[1];
+    if (uptime === undefined || Number(uptime) * 1_000 < this.sessionTrustAfterMs) return [];
+    const pairs = suspects.map(String);
+    const sessions = pairs.filter((_, i) => i % 2 === 1);
+    const listed = await this.call('clientList', () => this.redis.call('CLIENT', 'LIST', 'ID', ...sessions) as Promise<string>);
+    const alive = new Set([...listed.matchAll(/(?:^|\n)id=(\d+) /g)].map((m) => m[1]));
+    const gone: string[] = [];
+    for (let i = 0; i < pairs.length; i += 2) if (!alive.has(pairs[i + 1]!)) gone.push(pairs[i]!, pairs[i + 1]!);
+    if (gone.length === 0) return [];
+    const reply = await this.script('markDisconnected', [k.leases, k.events], [k.containerPrefix, windowMs, EVENTS_MAX_LENGTH, ...gone]);
+    if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to markDisconnected');
+    return reply.map(String);
   }
 
   async expireLeases(limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
@@ -388,8 +431,8 @@ export class RedisStore implements ClusterStore, MessageStore {
     return this.topics.subscribers(topic);
   }
 
-  pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>): Promise<string> {
-    return this.inboxes.push(inbox, entry);
+  pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>, options?: PushInboxOptions): Promise<string> {
+    return this.inboxes.push(inbox, entry, options);
   }
 
   readInbox(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]> {
