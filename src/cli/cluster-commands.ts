@@ -9,6 +9,7 @@ import { envString, envUrl, type Env } from '../common/env.js';
 import { EventsQuery } from '../protocol/api.js';
 import { InvalidNameError, isSafeName } from '../protocol/names.js';
 import { DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
+import { DEFAULT_DRAIN_TIMEOUT_S, waitForDrain } from './drain-wait.js';
 import { describeFailure, EXIT_API_ERROR, type Failure, type FailureContext } from './errors.js';
 import { renderContainer, renderContainerList, renderEvents, renderStatus } from './views.js';
 
@@ -19,7 +20,7 @@ export const DEFAULT_MANAGER_URL = `http://127.0.0.1:${DEFAULT_CLUSTER_PORT}`;
 /** The manager's own bound on `limit`, so a bad value is a usage error here, not a 400 there. */
 const MAX_EVENTS_LIMIT = EventsQuery.properties.limit.maximum ?? Number.MAX_SAFE_INTEGER;
 
-interface ConnectionFlags {
+export interface ConnectionFlags {
   url?: string;
   token?: string;
   json?: boolean;
@@ -44,9 +45,18 @@ function parseUrlFlag(raw: string): string {
   return raw;
 }
 
-function parseContainerId(raw: string): string {
+export function parseContainerId(raw: string): string {
   if (!isSafeName(raw)) throw new InvalidArgumentError(new InvalidNameError('container id', raw).message);
   return raw;
+}
+
+/** Longest wait a command takes: a day. */
+const MAX_WAIT_S = 86_400;
+
+function parseSeconds(raw: string): number {
+  const seconds = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(seconds >= 1 && seconds <= MAX_WAIT_S)) throw new InvalidArgumentError(`expected whole seconds from 1 to ${MAX_WAIT_S}`);
+  return seconds;
 }
 
 function parseLimit(raw: string): number {
@@ -55,7 +65,7 @@ function parseLimit(raw: string): number {
   return limit;
 }
 
-function withConnectionOptions(cmd: Command): Command {
+export function withConnectionOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', `manager API URL (default: $${MANAGER_URL_ENV}, else ${DEFAULT_MANAGER_URL})`, parseUrlFlag)
     .option('--token <token>', `API bearer token (default: $${TOKEN_ENV})`)
@@ -63,7 +73,7 @@ function withConnectionOptions(cmd: Command): Command {
 }
 
 /** What a command got from the manager, and how to show it to a person. */
-interface Outcome {
+export interface Outcome {
   /** Printed as-is (pretty) with --json. */
   json: unknown;
   /** May ask the manager for more: the status page also lists every container. */
@@ -75,7 +85,7 @@ function fail(failure: Failure): void {
   process.exitCode = failure.exitCode;
 }
 
-async function execute(flags: ConnectionFlags, context: FailureContext, run: (client: ApiClient) => Promise<Outcome>): Promise<void> {
+export async function execute(flags: ConnectionFlags, context: FailureContext, run: (client: ApiClient) => Promise<Outcome>): Promise<void> {
   try {
     const client = new ApiClient(resolveConnection(flags, process.env));
     const outcome = await run(client);
@@ -121,7 +131,6 @@ function registerContainerCommands(program: Command): void {
   const availabilityActions = [
     ['cordon', 'place no new agents on a container (its agents keep running)'],
     ['uncordon', 'let the scheduler place agents on a container again'],
-    ['drain', 'move the agents off a container and place no new ones'],
   ] as const;
   for (const [action, description] of availabilityActions) {
     withConnectionOptions(containers.command(action).description(description))
@@ -133,6 +142,20 @@ function registerContainerCommands(program: Command): void {
         }),
       );
   }
+
+  withConnectionOptions(containers.command('drain').description('move the agents off a container and place no new ones; waits until none is left'))
+    .argument('<id>', 'container id', parseContainerId)
+    .option('--no-wait', 'return once the container is marked draining')
+    .option('--timeout <seconds>', `how long to wait for the agents to move (default ${DEFAULT_DRAIN_TIMEOUT_S})`, parseSeconds, DEFAULT_DRAIN_TIMEOUT_S)
+    .action((id: string, flags: ConnectionFlags & { wait: boolean; timeout: number }) =>
+      execute(flags, notFound(id), async (client) => {
+        const answer = await client.containerAction(id, 'drain');
+        if (!flags.wait) return { json: answer, human: () => `container ${JSON.stringify(id)} is now draining` };
+        // Progress only for people: --json prints one JSON document, once the drain is done.
+        await waitForDrain(client, id, flags.timeout * 1_000, (line) => flags.json !== true && console.log(line));
+        return { json: answer, human: () => `container ${JSON.stringify(id)} is drained: no agents left` };
+      }),
+    );
 
   withConnectionOptions(containers.command('rm').description('remove a container from the cluster'))
     .argument('<id>', 'container id', parseContainerId)

@@ -1,7 +1,8 @@
 /**
  * What the CLI says and which exit code it returns when a command fails, so scripts can tell a
  * refusal by the manager (1) from a mistake on the command line (2) from a manager they cannot
- * reach (3). Expected failures get one line on stderr, never a stack trace.
+ * reach (3) from a wait that ended before the cluster was done (4). Expected failures get one line
+ * on stderr, never a stack trace.
  */
 import { ApiError, ManagerUnreachableError } from '../client/api-client.js';
 import { ConfigError } from '../common/env.js';
@@ -9,6 +10,13 @@ import { ConfigError } from '../common/env.js';
 export const EXIT_API_ERROR = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_UNREACHABLE = 3;
+/** The manager took the request, but it was not finished when the wait ended (e.g. a drain). */
+export const EXIT_TIMED_OUT = 4;
+
+/** A command that waits for the cluster to get somewhere gave up; the message says where it got to. */
+export class WaitTimeoutError extends Error {
+  override readonly name = 'WaitTimeoutError';
+}
 
 export interface Failure {
   message: string;
@@ -45,5 +53,6 @@ export function describeFailure(err: unknown, context: FailureContext = {}): Fai
     return { exitCode: EXIT_API_ERROR, message: `error: ${managerMessage} (HTTP ${err.statusCode}${hint})` };
   }
   if (err instanceof ConfigError) return { exitCode: EXIT_USAGE, message: `error: ${err.message}` };
+  if (err instanceof WaitTimeoutError) return { exitCode: EXIT_TIMED_OUT, message: `error: ${err.message}` };
   return undefined;
 }

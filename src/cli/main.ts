@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../common/version.js';
 import { registerClusterCommands } from './cluster-commands.js';
+import { registerAgentCommands } from './agent-commands.js';
+import { registerMessageCommands } from './message-commands.js';
 import { EXIT_USAGE } from './errors.js';
 
 // `flotilla events | head` closes our stdout early; that is the reader's choice, not an error.
@@ -36,6 +38,8 @@ program
   .action(async () => (await import('../dev/run.js')).runDevCommand());
 
 registerClusterCommands(program);
+registerAgentCommands(program);
+registerMessageCommands(program);
 
 try {
   await program.parseAsync();

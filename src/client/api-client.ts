@@ -15,8 +15,40 @@ import type {
   RegisterResponse,
 } from '../protocol/api.js';
 import { PATHS } from '../protocol/paths.js';
+import {
+  MESSAGE_PATHS,
+  type CommunicationResponse,
+  type MessageOutcome,
+  type PublishBody,
+  type PublishResponse,
+  type SendMessageBody,
+  type SubscribersResponse,
+  type SubscriptionResponse,
+} from '../protocol/messages-api.js';
+import { DEFAULT_SEND_TIMEOUT_MS } from '../protocol/runtime.js';
+import type {
+  ActionBody,
+  ActionResponse,
+  AgentDetail,
+  AgentList,
+  AgentView,
+  DeleteAgentResponse,
+  DeployBody,
+  DeployResponse,
+  Distribution,
+  MigrateBody,
+  MigrateResponse,
+} from '../protocol/agents-api.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** A send that waits for its reply may take its whole timeout: the HTTP call gets this much more. */
+export const SEND_TIMEOUT_MARGIN_MS = 10_000;
+
+/** `type/name` as the two path segments of the agent paths. */
+function agentParts(agentId: string): [string, string] {
+  const slash = agentId.indexOf('/');
+  return [agentId.slice(0, slash), agentId.slice(slash + 1)];
+}
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -60,7 +92,7 @@ export class ApiClient {
     this.token = opts.token;
   }
 
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs: number = this.timeoutMs): Promise<T> {
     const url = `${this.baseUrl}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -71,9 +103,9 @@ export class ApiClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
       throw new ManagerUnreachableError(this.baseUrl, { cause });
@@ -126,5 +158,69 @@ export class ApiClient {
     if (limit !== undefined) q.set('limit', String(limit));
     const qs = q.toString();
     return this.call('GET', `${PATHS.events}${qs === '' ? '' : `?${qs}`}`);
+  }
+
+  // --- agents (control plane) ------------------------------------------------------------------
+  deployAgents(body: DeployBody): Promise<DeployResponse> {
+    return this.call('POST', PATHS.deployAgents, body);
+  }
+  /** Every agent, or those `containerId` owns; at most `limit` (the manager's default 1,000), `total` counts all. */
+  listAgents(query: { containerId?: string; limit?: number } = {}): Promise<AgentList> {
+    const q = new URLSearchParams();
+    if (query.containerId !== undefined) q.set('container_id', query.containerId);
+    if (query.limit !== undefined) q.set('limit', String(query.limit));
+    const qs = q.toString();
+    return this.call('GET', `${PATHS.agentDeployments}${qs === '' ? '' : `?${qs}`}`);
+  }
+  /** The agent with its config. */
+  getAgent(agentId: string): Promise<AgentDetail> {
+    return this.call('GET', PATHS.agent(...agentParts(agentId)));
+  }
+  /** Where the agent is and how it was placed (no config). */
+  getAgentDeployment(agentId: string): Promise<AgentView> {
+    return this.call('GET', PATHS.agentAction(...agentParts(agentId), 'deployment'));
+  }
+  deleteAgent(agentId: string): Promise<DeleteAgentResponse> {
+    return this.call('DELETE', PATHS.agent(...agentParts(agentId)));
+  }
+  migrateAgent(agentId: string, body: MigrateBody = {}): Promise<MigrateResponse> {
+    return this.call('POST', PATHS.agentAction(...agentParts(agentId), 'migrate'), body);
+  }
+  clusterAction(body: ActionBody): Promise<ActionResponse> {
+    return this.call('POST', PATHS.clusterActions, body);
+  }
+  distribution(): Promise<Distribution> {
+    return this.call('GET', PATHS.distribution);
+  }
+
+  // --- messaging -------------------------------------------------------------------------------
+  /**
+   * Sends to `type/name`: the outcome (`completed`/`failed`) when it waits, else `accepted`. A wait
+   * that ends without the reply is an ApiError 504 (`reply_timeout`) whose body has `message_id`.
+   */
+  sendMessage(agentId: string, body: SendMessageBody): Promise<MessageOutcome> {
+    const waits = body.wait !== false && body.kind !== 'tell';
+    const timeoutMs = waits ? Math.max(this.timeoutMs, (body.timeout_ms ?? DEFAULT_SEND_TIMEOUT_MS) + SEND_TIMEOUT_MARGIN_MS) : this.timeoutMs;
+    return this.call('POST', MESSAGE_PATHS.agentMessages(...agentParts(agentId)), body, timeoutMs);
+  }
+  /** What became of a message: `pending`, `completed` or `failed`. */
+  getMessage(agentId: string, messageId: string): Promise<MessageOutcome> {
+    return this.call('GET', MESSAGE_PATHS.agentMessage(...agentParts(agentId), messageId));
+  }
+  publish(topic: string, body: PublishBody): Promise<PublishResponse> {
+    return this.call('POST', MESSAGE_PATHS.topicMessages(topic), body);
+  }
+  subscribe(topic: string, agentId: string): Promise<SubscriptionResponse> {
+    return this.call('POST', MESSAGE_PATHS.topicSubscribers(topic), { agent_id: agentId });
+  }
+  unsubscribe(topic: string, agentId: string): Promise<SubscriptionResponse> {
+    return this.call('DELETE', MESSAGE_PATHS.topicSubscriber(topic, ...agentParts(agentId)));
+  }
+  subscribers(topic: string): Promise<SubscribersResponse> {
+    return this.call('GET', MESSAGE_PATHS.topicSubscribers(topic));
+  }
+  /** The seed system's control message to a container (`POST /cluster/communication/message`). */
+  controlMessage(containerId: string, messageType: string, payload?: unknown): Promise<CommunicationResponse> {
+    return this.call('POST', MESSAGE_PATHS.communication, { container_id: containerId, message_type: messageType, ...(payload === undefined ? {} : { payload }) });
   }
 }

@@ -3,12 +3,15 @@ import type { Logger } from './logger.js';
 
 /**
  * A background loop that runs `step` every `intervalMs` until stopped. Steps never overlap; a
- * failing step is logged and the loop goes on. `stop()` aborts the wait and resolves once the
- * step in flight has finished, so SIGTERM handlers can await a clean end.
+ * failing step is logged and the loop goes on. `wake()` cuts the current wait short (a step in
+ * flight is followed by another at once). `stop()` aborts the wait and resolves once the step in
+ * flight has finished, so SIGTERM handlers can await a clean end.
  */
 export class PeriodicTask {
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
+  /** Ends the wait in progress, or the next one if a step is running: wake() and stop() fire it. */
+  private nap = new AbortController();
 
   constructor(
     readonly name: string,
@@ -26,8 +29,14 @@ export class PeriodicTask {
     return this.abort.signal.aborted;
   }
 
+  /** Run the next step now instead of after the interval. */
+  wake(): void {
+    this.nap.abort();
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
+    this.nap.abort();
     await this.running;
   }
 
@@ -40,7 +49,8 @@ export class PeriodicTask {
       } catch (err) {
         if (!signal.aborted) this.log.warn({ err, task: this.name }, `${this.name} step failed`);
       }
-      await sleep(Math.max(0, this.intervalMs - (Date.now() - started)), signal);
+      await sleep(Math.max(0, this.intervalMs - (Date.now() - started)), this.nap.signal);
+      if (!signal.aborted) this.nap = new AbortController();
     }
   }
 }

@@ -10,6 +10,12 @@ import { installErrorHandlers } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { containerRoutes } from './routes/containers.js';
+import { agentRoutes } from './routes/agents.js';
+import { clusterActionRoutes } from './routes/cluster-actions.js';
+import { messageRoutes } from './routes/messages.js';
+import { topicRoutes } from './routes/topics.js';
+import { communicationRoutes } from './routes/communication.js';
+import { createMessagingContext, type MessagingSettings } from './messaging-context.js';
 import './access.js';
 import { quietRequests } from '../common/http-logging.js';
 import { validatorCompiler } from './validation.js';
@@ -24,6 +30,8 @@ export class MissingAccessError extends Error {
 export interface ManagerAppOptions extends ManagerContext {
   /** Runs before every API route (not /health, /ready); authentication plugs in here. */
   authenticate?: onRequestHookHandler;
+  /** Reply retention and the reply reader's timings; defaults in messaging-context.ts. */
+  messaging?: Partial<MessagingSettings>;
 }
 
 export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyInstance> {
@@ -48,6 +56,14 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
     if (opts.authenticate !== undefined) api.addHook('onRequest', opts.authenticate);
     await api.register(clusterRoutes, ctx);
     await api.register(containerRoutes, ctx);
+    await api.register(agentRoutes, ctx);
+    await api.register(clusterActionRoutes, ctx);
+    const messaging = createMessagingContext(ctx, opts.messaging);
+    // Before the server waits for requests in flight: waiting sends end now (503, pollable).
+    app.addHook('preClose', () => messaging.replies.stop());
+    await api.register(messageRoutes, messaging);
+    await api.register(topicRoutes, ctx);
+    await api.register(communicationRoutes, ctx);
   });
   return app;
 }

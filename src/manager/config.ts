@@ -9,6 +9,7 @@ export const DEFAULT_LEASE_INTERVAL_MS = 1_000;
 export const DEFAULT_LEASE_TIMEOUT_MS = 3_000;
 export const DEFAULT_LEADER_LEASE_MS = 3_000;
 export const DEFAULT_DETECTOR_INTERVAL_MS = 250;
+export const DEFAULT_RECONCILE_INTERVAL_MS = 500;
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 export const DEFAULT_BIND_ADDRESS = '0.0.0.0';
 
@@ -26,6 +27,8 @@ export interface ManagerConfig {
   leaseTimeoutMs: number;
   leaderLeaseMs: number;
   detectorIntervalMs: number;
+  /** How often the leader's reconciler compares where agents are with where they should be. */
+  reconcileIntervalMs: number;
   maxBodyBytes: number;
 }
 
@@ -50,6 +53,7 @@ export function managerConfigFromEnv(env: Env = process.env): ManagerConfig {
     leaseTimeoutMs,
     leaderLeaseMs: envInt(env, 'FLOTILLA_LEADER_LEASE_MS', DEFAULT_LEADER_LEASE_MS, { min: 300, max: 600_000 }),
     detectorIntervalMs: envInt(env, 'FLOTILLA_DETECTOR_INTERVAL_MS', DEFAULT_DETECTOR_INTERVAL_MS, { min: 10, max: 60_000 }),
+    reconcileIntervalMs: envInt(env, 'FLOTILLA_RECONCILE_INTERVAL_MS', DEFAULT_RECONCILE_INTERVAL_MS, { min: 10, max: 60_000 }),
     maxBodyBytes: envInt(env, 'FLOTILLA_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 64 * 1_048_576 }),
   };
 }

@@ -1,10 +1,12 @@
 import type { Logger } from '../common/logger.js';
+import type { MessageStore } from '../store/messaging.js';
 import type { ClusterStore } from '../store/store.js';
 import type { ManagerConfig } from './config.js';
 
 /** What the routes need from the manager: passed to every route plugin. */
 export interface ManagerContext {
-  store: ClusterStore;
+  /** Both halves: containers and leadership (ClusterStore), agents and their inboxes (MessageStore). */
+  store: ClusterStore & MessageStore;
   config: ManagerConfig;
   log: Logger;
 }

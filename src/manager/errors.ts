@@ -52,6 +52,7 @@ function validationMessage(v: AjvError, context: string | undefined, field: stri
   const where = context === 'body' ? 'body' : (context ?? 'request');
   if (v.keyword === 'required') return `${where}: ${field} is required`;
   if (v.keyword === 'additionalProperties') return `${where}: ${field} is not a known field`;
+  if (v.keyword === 'enum' && Array.isArray(v.params.allowedValues)) return `${where}: ${field ?? where} must be one of ${v.params.allowedValues.join(', ')}`;
   return `${where}: ${field ?? where} ${v.message ?? 'is invalid'}`;
 }
 

@@ -6,19 +6,24 @@ import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import type { PeriodicTask } from '../common/loop.js';
 import { VERSION } from '../common/version.js';
+import type { MessageStore } from '../store/messaging.js';
 import type { ClusterStore } from '../store/store.js';
 import { buildManagerApp } from './app.js';
+import type { MessagingSettings } from './messaging-context.js';
 import type { ManagerConfig } from './config.js';
-import { startFailureDetector } from './control/failure-detector.js';
+import { disconnectWindowMs, startFailureDetector } from './control/failure-detector.js';
 import { LeaderElector } from './control/leader.js';
+import { startReconciler } from './control/reconciler.js';
 
 export type ManagerLifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export interface ManagerOptions {
-  store: ClusterStore;
+  store: ClusterStore & MessageStore;
   config: ManagerConfig;
   log: Logger;
   authenticate?: onRequestHookHandler;
+  /** Reply retention and reader timings (tests shorten them); defaults in messaging-context.ts. */
+  messaging?: Partial<MessagingSettings>;
 }
 
 export class Manager {
@@ -50,7 +55,13 @@ export class Manager {
   async start(): Promise<void> {
     const { config, store, log } = this.opts;
     this.lifecycle = 'starting';
-    this.app = await buildManagerApp({ store, config, log, ...(this.opts.authenticate ? { authenticate: this.opts.authenticate } : {}) });
+    this.app = await buildManagerApp({
+      store,
+      config,
+      log,
+      ...(this.opts.authenticate ? { authenticate: this.opts.authenticate } : {}),
+      ...(this.opts.messaging ? { messaging: this.opts.messaging } : {}),
+    });
     await this.app.listen({ port: config.port, host: config.bindAddress });
     const address = this.app.server.address();
     this.boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -63,7 +74,10 @@ export class Manager {
         onElected: () => {
           // A new term without a step-down in between: the loops already run; keep one set.
           if (this.leaderTasks.length > 0) return;
-          this.leaderTasks.push(startFailureDetector(store, config.detectorIntervalMs, log, () => this.isLeader));
+          const reconciler = startReconciler(store, config.reconcileIntervalMs, log, () => this.isLeader);
+          // A container found dead: fail its agents over now, not at the next tick.
+          const detector = startFailureDetector(store, config.detectorIntervalMs, disconnectWindowMs(config.leaseTimeoutMs, config.leaseIntervalMs), log, () => this.isLeader, () => reconciler.wake());
+          this.leaderTasks.push(detector, reconciler);
         },
         onDeposed: async () => {
           const tasks = this.leaderTasks;

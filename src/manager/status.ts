@@ -14,6 +14,8 @@ export interface ClusterSnapshot {
   now: number;
   /** Agents per container id; empty until agents exist. */
   agentsPerContainer?: Record<string, number>;
+  /** Every agent, placed or not; default: the sum of agentsPerContainer over known containers. */
+  totalAgents?: number;
 }
 
 /** The body of GET /api/v1/cluster/status, computed from one snapshot of the store. */
@@ -39,8 +41,9 @@ export function summarizeCluster(s: ClusterSnapshot): ClusterStatus {
     capacity.gpus += c.resources.gpus ?? 0;
   }
   const agentsPerContainer: Record<string, number> = {};
-  for (const c of s.containers) agentsPerContainer[c.id] = s.agentsPerContainer?.[c.id] ?? 0;
-  const totalAgents = Object.values(agentsPerContainer).reduce((a, b) => a + b, 0);
+  // Own keys only: `constructor` is a valid container id.
+  for (const c of s.containers) agentsPerContainer[c.id] = s.agentsPerContainer !== undefined && Object.hasOwn(s.agentsPerContainer, c.id) ? (s.agentsPerContainer[c.id] ?? 0) : 0;
+  const totalAgents = s.totalAgents ?? Object.values(agentsPerContainer).reduce((a, b) => a + b, 0);
   const status = down === 0 ? 'healthy' : active > 0 ? 'degraded' : 'unavailable';
   return {
     status,

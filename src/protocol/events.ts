@@ -7,7 +7,17 @@ export type ClusterEventType =
   | 'container_cordoned'
   | 'container_uncordoned'
   | 'container_draining'
-  | 'leader_elected';
+  | 'leader_elected'
+  /** An agent got its first container, or a pending one found room (data: agent_id, to, reason). */
+  | 'agent_placed'
+  /** Moved off a live container: migrate, drain, rebalance (data: agent_id, from, to, cause, reason). */
+  | 'agent_moved'
+  /** Moved because its owner is down, gone, or re-registered under a new epoch (data as agent_moved). */
+  | 'agent_failed_over'
+  /** No container can take it now; it stays pending (or on its draining container) and is retried (data: agent_id, error). */
+  | 'agent_unplaceable'
+  /** Removed through the API (data: agent_id, container_id). */
+  | 'agent_deleted';
 
 export interface ClusterEvent {
   /** Store-assigned, increasing (a Redis stream id such as `1700000000000-0`). */

@@ -4,3 +4,5 @@ export * from './events.js';
 export * from './api.js';
 export * from './paths.js';
 export * from './runtime.js';
+export * from './agents-api.js';
+export * from './messages-api.js';

@@ -15,6 +15,13 @@ export const PATHS = {
   containerAction: (id: string, action: 'heartbeat' | 'deregister' | 'cordon' | 'uncordon' | 'drain') =>
     `${API_PREFIX}/cluster/containers/${seg(id)}/${action}`,
   events: `${API_PREFIX}/cluster/events`,
+  deployAgents: `${API_PREFIX}/cluster/agents/deploy`,
+  agentDeployments: `${API_PREFIX}/cluster/agents/deployments`,
+  /** An agent id `type/name` is two path segments. */
+  agent: (type: string, name: string) => `${API_PREFIX}/cluster/agents/${seg(type)}/${seg(name)}`,
+  agentAction: (type: string, name: string, action: 'deployment' | 'migrate') => `${API_PREFIX}/cluster/agents/${seg(type)}/${seg(name)}/${action}`,
+  clusterActions: `${API_PREFIX}/cluster/actions`,
+  distribution: `${API_PREFIX}/cluster/metrics/distribution`,
 } as const;
 
 /** Default ports, as users already have them. */

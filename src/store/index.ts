@@ -48,6 +48,7 @@ export {
   type MessageStore,
   type NewAgent,
   type PlacementSpec,
+  type PushInboxOptions,
   type TurnCommit,
   type TurnReply,
 } from './messaging.js';

@@ -154,6 +154,18 @@ export type CommitResult = { ok: true } | { ok: false; reason: 'no_agent' | 'not
 
 export type InboxEntryKind = (typeof INBOX_ENTRY_KINDS)[number];
 
+/** Options of `pushInbox`. */
+export interface PushInboxOptions {
+  /**
+   * The inbox, with everything in it, expires this many ms after this push (the store's clock).
+   * A later push without `ttlMs` keeps that expiry (as XADD keeps a key's TTL); a later one with
+   * `ttlMs` replaces it. Without it, an existing expiry is kept and a new inbox never expires.
+   * For inboxes nobody reads for ever, e.g. the manager's per-message reply inboxes: the one who
+   * creates the inbox sets the TTL, and whoever pushes to it later (a runtime) need not know.
+   */
+  ttlMs?: number;
+}
+
 export interface InboxEntry {
   entryId: string;
   kind: InboxEntryKind;
@@ -206,8 +218,12 @@ export interface MessageStore {
   subscribers(topic: string): Promise<string[]>;
 
   // --- inboxes (replies and doorbells) --------------------------------------------------------
-  /** Appends to the capped inbox (`INBOX_MAX_LENGTH`); returns the entry id. */
-  pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>): Promise<string>;
+  /**
+   * Appends to the capped inbox (`INBOX_MAX_LENGTH`); returns the entry id. With `ttlMs`, the
+   * inbox expires that long after this push (see PushInboxOptions); the push and the expiry are
+   * one atomic step. An expired inbox reads as empty, and a push to it starts a new one.
+   */
+  pushInbox(inbox: string, entry: Omit<InboxEntry, 'entryId'>, options?: PushInboxOptions): Promise<string>;
   /**
    * Entries after `afterEntryId`, oldest first, at most `limit` (≤ INBOX_READ_MAX); when there
    * are none, waits up to `blockMs` for one (0: do not wait). A wait never delays other calls.

@@ -100,6 +100,12 @@ export function assertInboxEntry(inbox: string, entry: Omit<InboxEntry, 'entryId
   assertText('inbox entry body', entry.body);
 }
 
+/** An inbox TTL: a positive whole number of ms (absent: no change to the expiry). */
+export function assertInboxTtl(ttlMs: number | undefined): void {
+  if (ttlMs === undefined) return;
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new StoreError(`inbox ttlMs must be a positive integer (got ${String(ttlMs)})`);
+}
+
 function readLimit(what: string, limit: number | undefined, max: number): number {
   if (limit === undefined) return max;
   if (!Number.isSafeInteger(limit) || limit < 0) throw new StoreError(`${what} limit must be a non-negative integer (got ${String(limit)})`);

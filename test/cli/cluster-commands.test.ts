@@ -146,7 +146,9 @@ describe('flotilla cluster commands', { concurrency: 4 }, () => {
           },
         },
         async (fake) => {
-          const { code, stdout, stderr } = await runCli(['containers', action, 'gpu-box-1', '--url', fake.url]);
+          // drain waits for the agents to leave unless told not to (see agent-commands.test.ts)
+          const args = ['containers', action, 'gpu-box-1', ...(action === 'drain' ? ['--no-wait'] : []), '--url', fake.url];
+          const { code, stdout, stderr } = await runCli(args);
           assert.equal(code, 0, stderr);
           assert.equal(stdout.trim(), `container "gpu-box-1" is now ${availability[action]}`);
           assert.deepEqual(

@@ -21,8 +21,11 @@ export interface CannedAnswer {
   body: unknown;
 }
 
-/** Answers keyed by `METHOD /path?query`, exactly as the CLI should send them. */
-export type Routes = Record<string, CannedAnswer>;
+/**
+ * Answers keyed by `METHOD /path?query`, exactly as the CLI should send them. A list is served in
+ * order, its last answer again and again (a state that changes while the CLI polls).
+ */
+export type Routes = Record<string, CannedAnswer | CannedAnswer[]>;
 
 export interface FakeManager {
   url: string;
@@ -44,7 +47,8 @@ export async function startFakeManager(routes: Routes): Promise<FakeManager> {
       const method = req.method ?? 'GET';
       const url = req.url ?? '/';
       requests.push({ method, url, authorization: req.headers.authorization, body });
-      const answer = routes[`${method} ${url}`] ?? { status: 404, body: notFoundBody(`route ${method} ${url}`) };
+      const canned = routes[`${method} ${url}`];
+      const answer = (Array.isArray(canned) ? (canned.length > 1 ? canned.shift() : canned[0]) : canned) ?? { status: 404, body: notFoundBody(`route ${method} ${url}`) };
       const isText = typeof answer.body === 'string';
       res.writeHead(answer.status, { 'content-type': isText ? 'text/html' : 'application/json' });
       res.end(isText ? answer.body : JSON.stringify(answer.body));

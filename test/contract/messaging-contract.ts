@@ -36,6 +36,8 @@ const WAKE_BOUND_MS = 1_500;
 const SHORT_BLOCK_MS = 300;
 /** What a call made during another's block may take at most. */
 const UNDELAYED_BOUND_MS = 500;
+/** Short enough to wait out in a test, long enough for a loaded machine to push and read within. */
+const INBOX_TTL_MS = 600;
 
 export function newAgent(id: string, overrides: Partial<NewAgent> = {}): NewAgent {
   const [type = '', name = ''] = id.split('/');
@@ -602,6 +604,49 @@ export function describeMessagingContract(name: string, makeStore: MakeMessaging
         await Promise.all(Array.from({ length: INBOX_READ_MAX + 10 }, (_, i) => store.pushInbox('c1', ring(String(i)))));
         assert.equal((await store.readInbox('c1', '0-0', 0, INBOX_READ_MAX * 2)).length, INBOX_READ_MAX);
         assert.equal((await store.readInbox('c1', '0-0', 0)).length, INBOX_READ_MAX);
+      });
+
+      it('expires an inbox ttlMs after a push with ttlMs; later plain pushes (anyone\'s) keep that expiry', async () => {
+        const reply = { kind: 'reply' as const, ref: 'm-1', body: '{"ok":true}' };
+        await store.pushInbox('reply.m-1', { kind: 'control', ref: 'accepted', body: '{}' }, { ttlMs: INBOX_TTL_MS });
+        await sleep(INBOX_TTL_MS / 3);
+        await peer.pushInbox('reply.m-1', reply);
+        await store.pushInbox('forever', ring('x'));
+        assert.deepEqual(
+          (await store.readInbox('reply.m-1', '0-0', 0)).map((e) => e.kind),
+          ['control', 'reply'],
+        );
+        await sleep(INBOX_TTL_MS);
+        assert.deepEqual(await store.readInbox('reply.m-1', '0-0', 0), [], 'expired with everything in it');
+        assert.equal((await peer.readInbox('forever', '0-0', 0)).length, 1, 'an inbox pushed without ttlMs does not expire');
+        // A push to an expired inbox starts a new one, without the old expiry.
+        const again = await peer.pushInbox('reply.m-1', reply);
+        await sleep(INBOX_TTL_MS / 2);
+        assert.deepEqual(
+          (await store.readInbox('reply.m-1', '0-0', 0)).map((e) => e.entryId),
+          [again],
+        );
+      });
+
+      it('a push with ttlMs replaces the expiry, and a blocked read sees an inbox pushed with one', async () => {
+        await store.pushInbox('m1', ring('a'), { ttlMs: INBOX_TTL_MS });
+        await store.pushInbox('m1', ring('b'), { ttlMs: INBOX_TTL_MS * 20 });
+        await sleep(INBOX_TTL_MS * 1.5);
+        assert.equal((await store.readInbox('m1', '0-0', 0)).length, 2, 'the longer expiry replaced the shorter');
+        const read = store.readInbox('m2', '0-0', LONG_BLOCK_MS);
+        await sleep(50);
+        await peer.pushInbox('m2', ring('c'), { ttlMs: INBOX_TTL_MS * 20 });
+        assert.deepEqual(
+          (await read).map((e) => e.ref),
+          ['c'],
+        );
+      });
+
+      it('rejects a ttlMs that is not a positive integer, writing nothing', async () => {
+        for (const ttlMs of [0, -1, 1.5, Number.NaN]) {
+          await assert.rejects(store.pushInbox('m3', ring('x'), { ttlMs }), StoreError, String(ttlMs));
+        }
+        assert.deepEqual(await store.readInbox('m3', '0-0', 0), []);
       });
     });
 

@@ -60,6 +60,21 @@ describe('MemoryStore messaging with an injected clock', () => {
     assert.equal(record?.updatedAtMs, 44_000);
   });
 
+  it('keeps an inbox pushed with ttlMs through exactly its last millisecond of its clock', async () => {
+    let now = 5_000;
+    const store = new MemoryStore({ clock: () => now });
+    await store.pushInbox('reply.m-1', { kind: 'control', ref: 'accepted', body: '{}' }, { ttlMs: 1_000 });
+    now = 5_500;
+    await store.pushInbox('reply.m-1', { kind: 'reply', ref: 'm-1', body: '{}' });
+    now = 6_000;
+    assert.equal((await store.readInbox('reply.m-1', '0-0', 0)).length, 2, 'a plain push kept the deadline 6000');
+    now = 6_001;
+    assert.deepEqual(await store.readInbox('reply.m-1', '0-0', 0), []);
+    await store.pushInbox('reply.m-1', { kind: 'reply', ref: 'm-1', body: '{}' });
+    now = 1_000_000;
+    assert.equal((await store.readInbox('reply.m-1', '0-0', 0)).length, 1, 'started anew, without the old expiry');
+  });
+
   it('fails calls once closed', async () => {
     const store = new MemoryStore();
     await store.close();

@@ -100,6 +100,24 @@ describe('RedisStore messaging only', () => {
     }
   });
 
+  it('sets a ttlMs as the inbox key\'s PTTL in the same step, and a plain XADD (as a runtime pushes) keeps it', async () => {
+    const prefix = randomPrefix();
+    const store = await connectedStore(prefix);
+    try {
+      const key = `${prefix}{i:reply.m-1}:inbox`;
+      await store.pushInbox('reply.m-1', { kind: 'control', ref: 'accepted', body: '{}' }, { ttlMs: 3_600_000 });
+      const ttl = await admin.pttl(key);
+      assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `pttl ${ttl}`);
+      await admin.xadd(key, '*', 'kind', 'reply', 'ref', 'm-1', 'body', '{}');
+      await store.pushInbox('reply.m-1', { kind: 'reply', ref: 'm-1', body: '{}' });
+      assert.ok((await admin.pttl(key)) > 3_500_000, 'XADD keeps the TTL');
+      await store.pushInbox('plain', { kind: 'ring', ref: 'w/a', body: '{}' });
+      assert.equal(await admin.pttl(`${prefix}{i:plain}:inbox`), -1, 'no ttlMs: no expiry');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('compares and steps stream ids as numbers in Lua', async () => {
     const cmp = async (a: string, b: string): Promise<unknown> => admin.eval(`${STREAM_ID_HELPERS}\nreturn cmpId(ARGV[1], ARGV[2])`, 0, a, b);
     assert.equal(await cmp('10-0', '9-5'), 1);

@@ -7,9 +7,22 @@ import type { Logger } from '../../common/logger.js';
 import { PeriodicTask } from '../../common/loop.js';
 import { EXPIRE_BATCH_LIMIT, type ClusterStore } from '../../store/store.js';
 
+/**
+ * A container that has missed this many renewal intervals AND whose Redis connection is gone is
+ * down without waiting for its whole lease: a killed process's sockets close at once, so this
+ * catches crashes in about 1.5 intervals, while a slow but connected container keeps its lease.
+ */
+export const SUSPECT_AFTER_MISSED_INTERVALS = 1.5;
+
+/** How close to lapsing a lease must be for the fast path to look at it. */
+export function disconnectWindowMs(leaseTimeoutMs: number, leaseIntervalMs: number): number {
+  return Math.max(0, Math.round(leaseTimeoutMs - SUSPECT_AFTER_MISSED_INTERVALS * leaseIntervalMs));
+}
+
 export function startFailureDetector(
   store: ClusterStore,
   intervalMs: number,
+  windowMs: number,
   log: Logger,
   stillLeader: () => boolean,
   onDown?: (ids: string[]) => void,
@@ -19,10 +32,12 @@ export function startFailureDetector(
     intervalMs,
     async () => {
       if (!stillLeader()) return;
-      const down = await store.expireLeases(EXPIRE_BATCH_LIMIT);
-      if (down.length === 0) return;
-      log.warn({ containers: down }, `lease lapsed: marked ${down.length} container(s) down`);
-      onDown?.(down);
+      const disconnected = await store.expireDisconnected(windowMs, EXPIRE_BATCH_LIMIT);
+      if (disconnected.length > 0) log.warn({ containers: disconnected }, `missed renewals and connection gone: marked ${disconnected.length} container(s) down`);
+      const lapsed = await store.expireLeases(EXPIRE_BATCH_LIMIT);
+      if (lapsed.length > 0) log.warn({ containers: lapsed }, `lease lapsed: marked ${lapsed.length} container(s) down`);
+      const down = [...disconnected, ...lapsed];
+      if (down.length > 0) onDown?.(down);
     },
     log,
   ).start();

@@ -20,12 +20,23 @@ function toEventView(e: ClusterEvent): EventView {
 
 export const clusterRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
   app.get(PATHS.clusterStatus, { config: { access: 'read' }, schema: { response: { 200: ClusterStatus } } }, async () => {
-    const [containers, leader, managers] = await Promise.all([
+    const [containers, leader, managers, agents] = await Promise.all([
       ctx.store.listContainers(),
       ctx.store.getLeader(),
       ctx.store.listManagers(),
+      ctx.store.listAgents(),
     ]);
-    return summarizeCluster({ containers, leader, managers, storeKind: ctx.store.kind, now: Date.now() });
+    const agentsPerContainer = new Map<string, number>();
+    for (const a of agents) if (a.containerId !== null) agentsPerContainer.set(a.containerId, (agentsPerContainer.get(a.containerId) ?? 0) + 1);
+    return summarizeCluster({
+      containers,
+      leader,
+      managers,
+      storeKind: ctx.store.kind,
+      now: Date.now(),
+      agentsPerContainer: Object.fromEntries(agentsPerContainer),
+      totalAgents: agents.length,
+    });
   });
 
   app.get(

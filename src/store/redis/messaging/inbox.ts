@@ -2,14 +2,17 @@
  * Inboxes in Redis: one capped stream per container or manager (`XADD MAXLEN ~`). A read that may
  * wait (blockMs > 0) is one XREAD BLOCK on a connection of its own (blocking-pool.ts): it returns
  * at once when entries are there, as soon as one is pushed, or empty after blockMs.
+ *
+ * A push with `ttlMs` is XADD and PEXPIRE in one MULTI (one key, one slot). A plain XADD keeps a
+ * key's TTL, so later pushes by someone who knows nothing of it leave the expiry in place.
  */
 import { assertSafeName } from '../../../protocol/names.js';
-import { INBOX_MAX_LENGTH, type InboxEntry } from '../../messaging.js';
+import { INBOX_MAX_LENGTH, type InboxEntry, type PushInboxOptions } from '../../messaging.js';
 import { StoreError } from '../../store.js';
-import { assertBlockMs, assertInboxEntry, assertStreamId, inboxReadLimit } from '../../validate-messaging.js';
+import { assertBlockMs, assertInboxEntry, assertInboxTtl, assertStreamId, inboxReadLimit } from '../../validate-messaging.js';
 import type { BlockingPool } from './blocking-pool.js';
 import { decodeInboxEntry, inboxFields } from './codec.js';
-import type { RedisContext } from './context.js';
+import { throwFailed, type RedisContext } from './context.js';
 
 export class RedisInboxes {
   constructor(
@@ -17,11 +20,20 @@ export class RedisInboxes {
     private readonly blocking: BlockingPool,
   ) {}
 
-  async push(inbox: string, entry: Omit<InboxEntry, 'entryId'>): Promise<string> {
+  async push(inbox: string, entry: Omit<InboxEntry, 'entryId'>, options: PushInboxOptions = {}): Promise<string> {
     assertInboxEntry(inbox, entry);
-    const id = await this.ctx.call('pushInbox', () =>
-      this.ctx.redis.xadd(this.ctx.keys.inbox(inbox), 'MAXLEN', '~', INBOX_MAX_LENGTH, '*', ...inboxFields(entry)),
-    );
+    assertInboxTtl(options.ttlMs);
+    const key = this.ctx.keys.inbox(inbox);
+    const ttlMs = options.ttlMs;
+    const id = await this.ctx.call('pushInbox', async () => {
+      if (ttlMs === undefined) return this.ctx.redis.xadd(key, 'MAXLEN', '~', INBOX_MAX_LENGTH, '*', ...inboxFields(entry));
+      const replies = await this.ctx.redis
+        .multi()
+        .xadd(key, 'MAXLEN', '~', INBOX_MAX_LENGTH, '*', ...inboxFields(entry))
+        .pexpire(key, ttlMs)
+        .exec();
+      return throwFailed(replies)[0];
+    });
     if (typeof id !== 'string') throw new StoreError('unexpected reply from Redis to pushInbox');
     return id;
   }

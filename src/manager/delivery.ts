@@ -1,0 +1,41 @@
+/**
+ * Putting a message into an agent's mailbox from the API: its body as bounded JSON text, the
+ * append (the message is accepted once it is in), and the ring to the container that owns the
+ * agent, so that it does not wait for its sweep.
+ */
+import type { Logger } from '../common/logger.js';
+import { MESSAGE_MAX_BYTES } from '../protocol/messages-api.js';
+import { RING_BODY, containerInbox } from '../protocol/runtime.js';
+import type { AppendResult, MailboxMessage, MessageStore } from '../store/messaging.js';
+import { HttpError, NotFoundError } from './errors.js';
+
+/** `value` as JSON text; 413 naming `field` when it is over MESSAGE_MAX_BYTES. */
+export function messageText(value: unknown, field: string): string {
+  const text = JSON.stringify(value === undefined ? null : value);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MESSAGE_MAX_BYTES) {
+    throw new HttpError(413, 'payload_too_large', `body: ${field} is ${bytes} bytes of JSON; at most ${MESSAGE_MAX_BYTES} are accepted`, field);
+  }
+  return text;
+}
+
+/** Appends; 404 when the agent does not exist. Returns whether it was a retry of a known id. */
+export async function acceptMessage(store: MessageStore, agentId: string, message: MailboxMessage): Promise<{ duplicate: boolean }> {
+  const result: AppendResult = await store.appendMessage(agentId, message);
+  if (!result.ok) throw new NotFoundError('agent', agentId);
+  return { duplicate: result.duplicate };
+}
+
+/**
+ * Rings the agent's current owner (read after the append, so a move in between rings the new
+ * one). Unplaced: no ring, the container that activates it reads its mailbox. A failure is only
+ * logged: the message is already accepted, and the owner's sweep finds it.
+ */
+export async function ringOwner(store: MessageStore, agentId: string, log: Logger): Promise<void> {
+  try {
+    const agent = await store.getAgent(agentId);
+    if (agent?.containerId) await store.pushInbox(containerInbox(agent.containerId), { kind: 'ring', ref: agentId, body: RING_BODY });
+  } catch (err) {
+    log.warn({ err, agent: agentId }, 'could not ring the owner of an agent; its sweep will find the message');
+  }
+}
