@@ -26,16 +26,29 @@ export async function acceptMessage(store: MessageStore, agentId: string, messag
   return { duplicate: result.duplicate };
 }
 
+/** Pauses before the second and third try of a ring. */
+const RING_RETRY_DELAYS_MS = [50, 200];
+
 /**
  * Rings the agent's current owner (read after the append, so a move in between rings the new
- * one). Unplaced: no ring, the container that activates it reads its mailbox. A failure is only
- * logged: the message is already accepted, and the owner's sweep finds it.
+ * one). Unplaced: no ring, the container that activates it reads its mailbox. Tried three times;
+ * then only logged, because the message is already accepted: a container re-reads its agents'
+ * mailboxes after its own inbox reads failed (what a store outage causes), and any later ring for
+ * the agent (a retry of this request rings again) makes it read everything unhandled.
  */
 export async function ringOwner(store: MessageStore, agentId: string, log: Logger): Promise<void> {
-  try {
-    const agent = await store.getAgent(agentId);
-    if (agent?.containerId) await store.pushInbox(containerInbox(agent.containerId), { kind: 'ring', ref: agentId, body: RING_BODY });
-  } catch (err) {
-    log.warn({ err, agent: agentId }, 'could not ring the owner of an agent; its sweep will find the message');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const agent = await store.getAgent(agentId);
+      if (agent?.containerId) await store.pushInbox(containerInbox(agent.containerId), { kind: 'ring', ref: agentId, body: RING_BODY });
+      return;
+    } catch (err) {
+      const delay = RING_RETRY_DELAYS_MS[attempt];
+      if (delay === undefined) {
+        log.error({ err, agent: agentId }, 'could not ring the owner of an agent; the message waits for its next ring or activation');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 }
