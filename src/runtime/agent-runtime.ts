@@ -220,15 +220,18 @@ export class AgentRuntime {
         this.pending.settle(entry.ref, JSON.parse(entry.body) as ReplyBody);
         return;
       case 'control': {
-        let body: Partial<ControlBody>;
+        let body: Partial<ControlBody> & { message_type?: unknown };
         try {
-          body = JSON.parse(entry.body) as Partial<ControlBody>;
+          body = JSON.parse(entry.body) as Partial<ControlBody> & { message_type?: unknown };
         } catch {
           body = {};
         }
         if (body.op === 'activate') void this.activate(entry.ref);
         else if (body.op === 'deactivate') void this.release(entry.ref, 'deactivated by the control plane');
-        else this.o.log.info({ ref: entry.ref, body: entry.body.slice(0, 200) }, 'control message');
+        // An operator's message (POST /api/v1/cluster/communication/message): `sweep` re-reads
+        // ownership and every mailbox now; anything else is logged, never acted on blindly.
+        else if (body.message_type === 'sweep') void this.sweep().then(() => this.kickAll(), () => undefined);
+        else this.o.log.info({ messageType: body.message_type, ref: entry.ref, bytes: entry.body.length }, 'control message');
         return;
       }
     }
