@@ -180,6 +180,17 @@ function suite(name: string, makeStore: () => Promise<Store>, closeStore: (s: St
       assert.equal((await store.getAgent('counter/mv'))?.state, 'active');
     });
 
+    test('mail without a ring waits; an operator sweep (control message) picks it up', async () => {
+      const rt = await runtime('sw-c1');
+      await place('counter/sw', 'sw-c1');
+      await waitFor('hosted', () => rt.agents().includes('counter/sw'), 5_000);
+      await store.appendMessage('counter/sw', { messageId: '00000000-0000-4000-8000-00000000aaaa', kind: 'tell', from: 'api', body: '{"n":1}' });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await store.loadAgentState('counter/sw'), null, 'no ring, no turn: idle agents cost no reads');
+      await store.pushInbox(containerInbox('sw-c1'), { kind: 'control', ref: 'sweep', body: JSON.stringify({ message_type: 'sweep', payload: {} }) });
+      await waitFor('handled after the sweep', async () => (await store.loadAgentState('counter/sw')) === '{"count":1}', 5_000);
+    });
+
     test('a new epoch drops the agents of the old one until they are re-fenced', async () => {
       const rt = await runtime('ep-c1', 1);
       await place('counter/ep', 'ep-c1', 1);
