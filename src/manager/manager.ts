@@ -11,7 +11,7 @@ import type { ClusterStore } from '../store/store.js';
 import { buildManagerApp } from './app.js';
 import type { MessagingSettings } from './messaging-context.js';
 import type { ManagerConfig } from './config.js';
-import { disconnectWindowMs, startFailureDetector } from './control/failure-detector.js';
+import { SESSION_TRUST_AFTER_INTERVALS, disconnectWindowMs, startFailureDetector } from './control/failure-detector.js';
 import { LeaderElector } from './control/leader.js';
 import { startReconciler } from './control/reconciler.js';
 
@@ -76,7 +76,7 @@ export class Manager {
           if (this.leaderTasks.length > 0) return;
           const reconciler = startReconciler(store, config.reconcileIntervalMs, log, () => this.isLeader);
           // A container found dead: fail its agents over now, not at the next tick.
-          const detector = startFailureDetector(store, config.detectorIntervalMs, disconnectWindowMs(config.leaseTimeoutMs, config.leaseIntervalMs), log, () => this.isLeader, () => reconciler.wake());
+          const detector = startFailureDetector(store, config.detectorIntervalMs, disconnectWindowMs(config.leaseTimeoutMs, config.leaseIntervalMs), SESSION_TRUST_AFTER_INTERVALS * config.leaseIntervalMs, log, () => this.isLeader, () => reconciler.wake());
           this.leaderTasks.push(detector, reconciler);
         },
         onDeposed: async () => {

@@ -94,10 +94,12 @@ export interface ClusterStore {
    * The failure detector's fast path: marks `down` every `active` container whose lease lapses
    * within `windowMs` (it missed renewals) AND whose store session is gone (the Redis connection
    * it last renewed on no longer exists: its process died and the kernel closed its sockets).
-   * A live container that is merely slow keeps its connection and is left to its lease. Stores
-   * without sessions (memory) return []. Returns the ids marked down.
+   * A live container that is merely slow keeps its connection and is left to its lease. Right
+   * after a store restart every session is new and the old ones are all gone, so sessions are
+   * trusted only once the store has been up `trustAfterMs` (by then every live container has
+   * renewed on its new session). Stores without sessions (memory) return []. Returns the ids.
    */
-  expireDisconnected(windowMs: number, limit?: number): Promise<string[]>;
+  expireDisconnected(windowMs: number, trustAfterMs: number, limit?: number): Promise<string[]>;
 
   // --- fencing primitive ------------------------------------------------------------------
   /** Make `fence` the only writer of `resource` (called by the control plane on placement). */

@@ -178,6 +178,29 @@ describe('failover of agents under a steady message load', { timeout: 180_000 },
     assert.ok(sender.answers.slice(firstOnC3).every((a) => a.container === 'c3'), 'after the hand-over only the new owner answers');
   });
 
+  test('a group chat whose members sit on different hosts', async () => {
+    for (const [name, where] of [['alice', 'c1'], ['bob', 'c3']] as const) {
+      const res = await http<{ agents?: { container_id: string }[] }>('POST', `${url}/api/v1/cluster/agents/deploy`, { agent_type: 'echo', name, preferred_container: where });
+      assert.equal(res.body.agents?.[0]?.container_id, where, JSON.stringify(res.body));
+    }
+    const chat = await http<{ agents?: { container_id: string }[] }>('POST', `${url}/api/v1/cluster/agents/deploy`, {
+      agent_type: 'group-chat',
+      name: 'standup',
+      preferred_container: 'c1',
+      agent_config: { members: ['echo/alice', 'echo/bob'], mode: 'round_robin', max_turns: 4 },
+    });
+    assert.equal(chat.status, 200, JSON.stringify(chat.body));
+    const res = await http<{ status: string; result: { turns: number; stopped_by: string; transcript: { speaker: string }[] } }>(
+      'POST', `${url}/api/v1/agents/group-chat/standup/messages`, { message: 'what did you do yesterday?', timeout_ms: 20_000 },
+    );
+    assert.equal(res.body.status, 'completed', JSON.stringify(res.body));
+    assert.equal(res.body.result.turns, 4);
+    assert.equal(res.body.result.stopped_by, 'max_turns');
+    // The first entry is the task itself (spoken by its sender, here the API).
+    const speakers = res.body.result.transcript.slice(1).map((t) => t.speaker);
+    assert.deepEqual(speakers, ['echo/alice', 'echo/bob', 'echo/alice', 'echo/bob'], JSON.stringify(res.body.result.transcript));
+  });
+
   test('an llm agent keeps its conversation across turns and across a failover', async () => {
     const stub = await startOpenAiStub();
     try {

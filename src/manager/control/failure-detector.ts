@@ -14,6 +14,14 @@ import { EXPIRE_BATCH_LIMIT, type ClusterStore } from '../../store/store.js';
  */
 export const SUSPECT_AFTER_MISSED_INTERVALS = 1.5;
 
+/**
+ * Sessions are trusted once the store has been up this many renewal intervals: by then every live
+ * container has renewed on its new connection (containers with a longer interval than the
+ * manager's default may be judged early after a Redis restart; their lease still protects them
+ * from being moved twice, and fencing from harm).
+ */
+export const SESSION_TRUST_AFTER_INTERVALS = 3;
+
 /** How close to lapsing a lease must be for the fast path to look at it. */
 export function disconnectWindowMs(leaseTimeoutMs: number, leaseIntervalMs: number): number {
   return Math.max(0, Math.round(leaseTimeoutMs - SUSPECT_AFTER_MISSED_INTERVALS * leaseIntervalMs));
@@ -23,6 +31,7 @@ export function startFailureDetector(
   store: ClusterStore,
   intervalMs: number,
   windowMs: number,
+  trustAfterMs: number,
   log: Logger,
   stillLeader: () => boolean,
   onDown?: (ids: string[]) => void,
@@ -32,7 +41,7 @@ export function startFailureDetector(
     intervalMs,
     async () => {
       if (!stillLeader()) return;
-      const disconnected = await store.expireDisconnected(windowMs, EXPIRE_BATCH_LIMIT);
+      const disconnected = await store.expireDisconnected(windowMs, trustAfterMs, EXPIRE_BATCH_LIMIT);
       if (disconnected.length > 0) log.warn({ containers: disconnected }, `missed renewals and connection gone: marked ${disconnected.length} container(s) down`);
       const lapsed = await store.expireLeases(EXPIRE_BATCH_LIMIT);
       if (lapsed.length > 0) log.warn({ containers: lapsed }, `lease lapsed: marked ${lapsed.length} container(s) down`);

@@ -195,10 +195,11 @@ export class MemoryStore implements ClusterStore, MessageStore {
   }
 
   /** In one process there are no sessions to lose: only leases tell. */
-  async expireDisconnected(windowMs: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
+  async expireDisconnected(windowMs: number, trustAfterMs: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
     this.assertOpen();
     assertPositiveInteger('expire limit', limit);
     assertNonNegativeInteger('windowMs', windowMs);
+    assertNonNegativeInteger('trustAfterMs', trustAfterMs);
     return [];
   }
 

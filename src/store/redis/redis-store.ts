@@ -83,14 +83,9 @@ export interface RedisStoreOptions {
   messageDedupTtlMs?: number;
   /** How long past its block a blocking read may take before it fails; BLOCKING_READ_GRACE_MS by default. */
   blockingReadGraceMs?: number;
-  /** Redis uptime after which sessions are trusted by expireDisconnected (tests set 0). */
-  sessionTrustAfterMs?: number;
 }
 
 type EventFields = Omit<ClusterEvent, 'id' | 'type' | 'atMs'>;
-
-/** Sessions are trusted once Redis has been up this long (every container has renewed since). */
-export const SESSION_TRUST_AFTER_RESTART_MS = 10_000;
 
 const FENCE_FAILURES = new Set(['no_fence', 'not_owner', 'stale_epoch']);
 const RENEW_FAILURES = new Set(['unknown', 'stale_epoch', 'down']);
@@ -119,7 +114,6 @@ export class RedisStore implements ClusterStore, MessageStore {
   };
   /** CLIENT ID of this store's connection ('' until known): recorded with each lease renewal. */
   private sessionId = '';
-  private readonly sessionTrustAfterMs: number;
   private readonly blocking: BlockingPool;
   private readonly agents: RedisAgents;
   private readonly mailboxes: RedisMailboxes;
@@ -128,7 +122,6 @@ export class RedisStore implements ClusterStore, MessageStore {
 
   constructor(options: RedisStoreOptions) {
     this.redis = options.redis;
-    this.sessionTrustAfterMs = options.sessionTrustAfterMs ?? SESSION_TRUST_AFTER_RESTART_MS;
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_KEY_PREFIX);
     this.runScript = defineScripts(this.redis);
     this.redis.on('error', this.onConnectionError);
@@ -234,16 +227,17 @@ export class RedisStore implements ClusterStore, MessageStore {
     return decodeContainer(pairsToHash(reply));
   }
 
-  async expireDisconnected(windowMs: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
+  async expireDisconnected(windowMs: number, trustAfterMs: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {
     assertPositiveInteger('expire limit', limit);
     assertNonNegativeInteger('windowMs', windowMs);
+    assertNonNegativeInteger('trustAfterMs', trustAfterMs);
     const k = this.keys;
     const suspects = await this.script('suspectLeases', [k.leases], [k.containerPrefix, windowMs, limit]);
     if (!Array.isArray(suspects) || suspects.length === 0) return [];
-    // Right after a Redis restart every session is new and no container has renewed on its new
-    // one yet: the sessions say nothing then, so leave it to the leases.
+    // Right after a Redis restart every session is new and not every container has renewed on
+    // its new one yet: the sessions say nothing then, so leave it to the leases.
     const uptime = /uptime_in_seconds:(\d+)/.exec(await this.call('info', () => this.redis.info('server')))?.[1];
-    if (uptime === undefined || Number(uptime) * 1_000 < this.sessionTrustAfterMs) return [];
+    if (uptime === undefined || Number(uptime) * 1_000 < trustAfterMs) return [];
     const pairs = suspects.map(String);
     const sessions = pairs.filter((_, i) => i % 2 === 1);
     const listed = await this.call('clientList', () => this.redis.call('CLIENT', 'LIST', 'ID', ...sessions) as Promise<string>);
