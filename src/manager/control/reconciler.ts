@@ -16,8 +16,12 @@ import type { AgentRecord } from '../../store/messaging.js';
 import { applyMove, releaseFrom, type AgentStore } from '../agents/moves.js';
 import { planReconcile, type ReconcileAction } from './reconcile-plan.js';
 
-/** Longest time between two reads of every agent when nothing seems to change. */
-export const FULL_SCAN_INTERVAL_MS = 5_000;
+/**
+ * Longest time between two reads of every agent when nothing seems to change. Reading 100,000
+ * agents costs the manager about 4 CPU-seconds (bench:messaging measured 0.86 cores idle at a 5 s
+ * period), and a scan is only needed for a deploy that raced a failure, so the safety net is slow.
+ */
+export const FULL_SCAN_INTERVAL_MS = 30_000;
 /** Writes per pass; the rest wait for the next pass. */
 export const MAX_ACTIONS_PER_PASS = 1_000;
 /** Live migrations off draining containers per pass. */
