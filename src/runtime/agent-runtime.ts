@@ -3,7 +3,10 @@
  * reads the container's inbox (rings, replies, control), and gives turns their `send`/`publish`.
  *
  * The agent records are the truth; control entries and rings are hints. A periodic sweep compares
- * what this container hosts with what the store says it owns, so a lost hint only delays.
+ * what this container hosts with what the store says it owns, so a lost hint only delays. The
+ * comparison costs in proportion to the agents owned, so it runs only when the store's
+ * agentsOnVersion moved, something here failed, or FULL_SWEEP_INTERVAL_MS passed: an idle
+ * container with 100,000 agents does one GET per SWEEP_INTERVAL_MS.
  */
 import type { Logger } from '../common/logger.js';
 import { PeriodicTask } from '../common/loop.js';
@@ -20,8 +23,12 @@ import type { AgentTypeRegistry } from './registry.js';
 
 /** How long one blocking inbox read waits; also the longest a stop waits for the reader. */
 export const INBOX_BLOCK_MS = 1_000;
-/** How often hosted agents are compared with the store's view of who owns what. */
+/** How often the store's view of who owns what is checked for changes (one cheap read). */
 export const SWEEP_INTERVAL_MS = 2_000;
+/** The longest time between two full comparisons when nothing seems to change. */
+export const FULL_SWEEP_INTERVAL_MS = 60_000;
+/** A full comparison waits at least this many times as long as its last listing took. */
+export const SWEEP_COST_RATIO = 10;
 /** Pause after a failed inbox read before the next (the store is down). */
 export const INBOX_RETRY_MS = 500;
 
@@ -42,10 +49,18 @@ export class AgentRuntime {
   private readonly pending = new PendingReplies();
   private readonly inbox: string;
   private epoch: number | null = null;
+  private currentFence: Fence | null = null;
   private status: RuntimeState = 'stopped';
   private reader: Promise<void> | null = null;
   private readerAbort: AbortController | null = null;
   private sweeper: PeriodicTask | null = null;
+  /** agentsOnVersion when the last full sweep started, and when (performance.now()). */
+  private sweptVersion: number | null = null;
+  private sweptAt = Number.NEGATIVE_INFINITY;
+  /** How long the last listing of our agents took (ms). */
+  private listingMs = 0;
+  /** A full sweep is due whatever the version says (start, failed activation, inbox trouble). */
+  private sweepDue = true;
   private readonly services: TurnServices;
 
   constructor(private readonly o: AgentRuntimeOptions) {
@@ -76,6 +91,7 @@ export class AgentRuntime {
     if (this.epoch !== null && this.epoch !== epoch) await this.releaseAll('new registration');
     this.epoch = epoch;
     this.status = 'running';
+    this.sweepDue = true;
     if (this.reader === null) {
       this.readerAbort = new AbortController();
       this.reader = this.readInbox(this.readerAbort.signal);
@@ -113,8 +129,11 @@ export class AgentRuntime {
 
   // --- hosting ----------------------------------------------------------------------------
 
+  /** One object per epoch, shared by every agent hosted under it. */
   private fence(): Fence | null {
-    return this.epoch === null ? null : { owner: this.o.containerId, epoch: this.epoch };
+    if (this.epoch === null) return null;
+    if (this.currentFence?.epoch !== this.epoch) this.currentFence = Object.freeze({ owner: this.o.containerId, epoch: this.epoch });
+    return this.currentFence;
   }
 
   /** Host `agentId` if its fence is ours now. Idempotent. */
@@ -131,21 +150,32 @@ export class AgentRuntime {
         this.o.log.error({ agent: agentId, type: record.type }, 'agent type not served here');
         return;
       }
-      const log = this.o.log.child({ agent: agentId });
+      // A child logger only if init uses it: an idle agent should cost little (see HostedAgent).
+      const parentLog = this.o.log;
+      let initLog: Logger | undefined;
       let stateText = await this.o.store.loadAgentState(agentId);
       if (stateText === null) {
-        const initial = definition.init === undefined ? {} : await definition.init({ id: agentId, config: record.config, log });
+        const initCtx = {
+          id: agentId,
+          config: record.config,
+          get log(): Logger {
+            initLog ??= parentLog.child({ agent: agentId });
+            return initLog;
+          },
+        };
+        const initial = definition.init === undefined ? {} : await definition.init(initCtx);
         stateText = JSON.stringify(initial === undefined ? null : initial);
       }
       // A crash between a commit and its reply's delivery: deliver it again (callers dedup by ref).
       const last = await this.o.store.lastReply(agentId);
       if (last !== null && last.entryId === record.lastHandled) await this.deliver(last).catch(() => undefined);
-      const agent = new HostedAgent(record, fence, definition, stateText, this.o.store, this.services, fence.owner, log);
+      const agent = new HostedAgent(record, fence, definition, stateText, this.o.store, this.services, fence.owner, parentLog);
       if (!(await this.o.store.setAgentState(agentId, 'active', { fence }))) return;
       this.hosted.set(agentId, agent);
-      log.info({ epoch: fence.epoch, watermark: record.lastHandled }, 'agent active');
+      parentLog.info({ agent: agentId, epoch: fence.epoch, watermark: record.lastHandled }, 'agent active');
       if (this.status === 'running') agent.kick();
     } catch (err) {
+      this.sweepDue = true;
       this.o.log.warn({ err: (err as Error).message, agent: agentId }, 'activation failed; the sweep retries');
     } finally {
       this.activating.delete(agentId);
@@ -161,11 +191,33 @@ export class AgentRuntime {
     await agent.stop();
   }
 
-  private async sweep(): Promise<void> {
+  /**
+   * Compares the hosted agents with those the store says are ours, and fixes the difference.
+   * Unless forced, skipped while the store's agentsOnVersion stands still (and nothing here failed,
+   * for up to FULL_SWEEP_INTERVAL_MS), and while the last listing's cost says to wait: listing
+   * 100,000 agents takes a while, and back to back it would starve the lease renewals.
+   */
+  private async sweep(force = false): Promise<void> {
     if (this.status === 'stopped' || this.epoch === null) return;
-    const owned = new Set(await this.o.store.listAgentsOn(this.o.containerId));
-    for (const id of this.hosted.keys()) if (!owned.has(id)) await this.release(id, 'no longer assigned here');
-    for (const id of owned) if (!this.hosted.has(id)) await this.activate(id);
+    // Read before listing: a change made while this sweep runs moves it again, so the next one runs.
+    const version = await this.o.store.agentsOnVersion(this.o.containerId);
+    const now = performance.now();
+    if (!force) {
+      if (!this.sweepDue && version === this.sweptVersion && now - this.sweptAt < FULL_SWEEP_INTERVAL_MS) return;
+      if (now - this.sweptAt < this.listingMs * SWEEP_COST_RATIO) return;
+    }
+    this.sweepDue = false;
+    try {
+      const owned = new Set(await this.o.store.listAgentsOn(this.o.containerId));
+      this.listingMs = performance.now() - now;
+      for (const id of this.hosted.keys()) if (!owned.has(id)) await this.release(id, 'no longer assigned here');
+      for (const id of owned) if (!this.hosted.has(id)) await this.activate(id);
+    } catch (err) {
+      this.sweepDue = true;
+      throw err;
+    }
+    this.sweptVersion = version;
+    this.sweptAt = now;
   }
 
   /**
@@ -193,8 +245,10 @@ export class AgentRuntime {
         continue;
       }
       if (failed) {
-        // The inbox may have been trimmed past entries we never read: look at every mailbox once.
+        // The inbox may have been trimmed past entries we never read: look at every mailbox once,
+        // and at what we own.
         failed = false;
+        this.sweepDue = true;
         this.kickAll();
       }
       for (const entry of entries) {
@@ -230,7 +284,7 @@ export class AgentRuntime {
         else if (body.op === 'deactivate') void this.release(entry.ref, 'deactivated by the control plane');
         // An operator's message (POST /api/v1/cluster/communication/message): `sweep` re-reads
         // ownership and every mailbox now; anything else is logged, never acted on blindly.
-        else if (body.message_type === 'sweep') void this.sweep().then(() => this.kickAll(), () => undefined);
+        else if (body.message_type === 'sweep') void this.sweep(true).then(() => this.kickAll(), () => undefined);
         else this.o.log.info({ messageType: body.message_type, ref: entry.ref, bytes: entry.body.length }, 'control message');
         return;
       }
@@ -254,12 +308,14 @@ export class AgentRuntime {
     await this.o.store.pushInbox(reply.inbox, { kind: 'reply', ref: reply.ref, body: reply.body });
   }
 
-  /** Puts a message in `to`'s mailbox and rings its owner. */
+  /**
+   * Puts a message in `to`'s mailbox and rings its owner, which the append reports: two round
+   * trips. (Unplaced: no ring; the container that activates it reads its mailbox.)
+   */
   private async post(to: string, message: Parameters<MessageStore['appendMessage']>[1]): Promise<void> {
     const result = await this.o.store.appendMessage(to, message);
     if (!result.ok) throw new AgentCallError('no_agent', `agent ${to} does not exist`, to);
-    const target = await this.o.store.getAgent(to);
-    if (target?.containerId) await this.o.store.pushInbox(containerInbox(target.containerId), { kind: 'ring', ref: to, body: RING_BODY });
+    if (result.owner !== null) await this.o.store.pushInbox(containerInbox(result.owner), { kind: 'ring', ref: to, body: RING_BODY });
   }
 
   async send(from: string, messageId: string, to: string, message: unknown, timeoutMs: number, traceparent?: string): Promise<unknown> {

@@ -28,6 +28,18 @@ export interface TurnServices {
   turned?(agentId: string, entry: MailboxEntry, ok: boolean): void;
 }
 
+/** What a hosted agent keeps of its record: only what turns need (see HostedAgent). */
+export type HostedRecord = Pick<AgentRecord, 'id' | 'type' | 'name' | 'config' | 'lastHandled'>;
+
+/** Shared by every agent whose config is empty (most built-in ones): one object, not one each. */
+const EMPTY_CONFIG: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * A container may host 100,000 idle agents, so an idle one holds little: its id, type, name,
+ * config, watermark and state text, and references to what the runtime shares among all of them
+ * (definition, store, services, fence, logger). Not the whole AgentRecord (placement, times), and
+ * no child logger until it logs: a pino child costs about a kilobyte.
+ */
 export class HostedAgent {
   private status: HostedAgentState = 'idle';
   private again = false;
@@ -35,23 +47,35 @@ export class HostedAgent {
   private stateText: string;
   private current: Promise<void> | null = null;
   private abort: AbortController | null = null;
+  readonly id: string;
+  private readonly type: string;
+  private readonly name: string;
+  private readonly config: Record<string, unknown>;
+  private childLog: Logger | null = null;
 
   constructor(
-    readonly record: AgentRecord,
+    record: HostedRecord,
     readonly fence: Fence,
     private readonly definition: AgentDefinition<unknown, Record<string, unknown>>,
     initialStateText: string,
     private readonly store: MessageStore,
     private readonly services: TurnServices,
     private readonly containerId: string,
-    private readonly log: Logger,
+    /** The container's logger: this agent's own (bound to its id) is made from it when first used. */
+    private readonly parentLog: Logger,
   ) {
+    this.id = record.id;
+    this.type = record.type;
+    this.name = record.name;
+    this.config = Object.keys(record.config).length === 0 ? (EMPTY_CONFIG as Record<string, unknown>) : record.config;
     this.watermark = record.lastHandled;
     this.stateText = initialStateText;
   }
 
-  get id(): string {
-    return this.record.id;
+  /** This agent's logger (bound to `agent: <id>`), made on first use. */
+  get log(): Logger {
+    this.childLog ??= this.parentLog.child({ agent: this.id });
+    return this.childLog;
   }
 
   get state(): HostedAgentState {
@@ -80,7 +104,7 @@ export class HostedAgent {
     await this.current;
     this.status = 'stopped';
     try {
-      await this.definition.onStop?.({ id: this.id, config: this.record.config, log: this.log });
+      await this.definition.onStop?.({ id: this.id, config: this.config, log: this.log });
     } catch (err) {
       this.log.warn({ err, agent: this.id }, 'onStop failed');
     }
@@ -191,9 +215,9 @@ export class HostedAgent {
     const id = this.id;
     return {
       id,
-      type: this.record.type,
-      name: this.record.name,
-      config: this.record.config,
+      type: this.type,
+      name: this.name,
+      config: this.config,
       // A fresh copy each turn: a handler that throws leaves the committed state untouched.
       state: JSON.parse(this.stateText) as unknown,
       log: this.log,

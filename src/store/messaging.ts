@@ -122,7 +122,12 @@ export interface MailboxEntry extends MailboxMessage {
   acceptedAtMs: number;
 }
 
-export type AppendResult = { ok: true; entryId: string; duplicate: boolean } | { ok: false; reason: 'no_agent' };
+/**
+ * `owner`: the agent's owner container when the message was appended (null while unplaced), read
+ * in the same atomic step, so a sender rings it without another round trip. A move right after
+ * is harmless: the old owner forwards the ring, and the new one reads the mailbox on activation.
+ */
+export type AppendResult = { ok: true; entryId: string; duplicate: boolean; owner: string | null } | { ok: false; reason: 'no_agent' };
 
 /**
  * A turn's reply with its routing. The store keeps it with the commit; delivering it (pushInbox)
@@ -184,6 +189,13 @@ export interface MessageStore {
   listAgents(): Promise<AgentRecord[]>;
   /** Agent ids whose owner is `containerId`, sorted. */
   listAgentsOn(containerId: string): Promise<string[]>;
+  /**
+   * A counter that goes up whenever an agent's fence moves onto or off `containerId` (created
+   * there, assigned to or from it, re-fenced there with a new epoch, deleted while there); 0 if
+   * never. One cheap read, so a container can skip its ownership sweep (listAgentsOn, which costs
+   * in proportion to the agents it hosts) while nothing changed.
+   */
+  agentsOnVersion(containerId: string): Promise<number>;
   /** Sets the fence (owner + epoch) and state together; null owner unplaces it. */
   assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null>;
   /**

@@ -129,6 +129,12 @@ export interface ClusterStore {
   // --- events -----------------------------------------------------------------------------
   appendEvent(type: ClusterEventType, fields?: Omit<ClusterEvent, 'id' | 'type' | 'atMs'>): Promise<ClusterEvent>;
   listEvents(query?: EventQuery): Promise<ClusterEvent[]>;
+  /**
+   * The newest event's id (null before any), in one cheap call. Every change to a container's
+   * membership, state, availability or epoch logs an event in the same atomic step, so an
+   * unchanged id means an unchanged set of containers: caches use it as their version.
+   */
+  lastEventId(): Promise<string | null>;
 
   // --- health -----------------------------------------------------------------------------
   /** Round trip to the store in milliseconds; throws StoreUnavailableError when it does not answer. */

@@ -192,6 +192,37 @@ export function describeMessagingContract(name: string, makeStore: MakeMessaging
         assert.deepEqual(await store.listAgentsOn('c1'), ['w/b']);
       });
 
+      it('agentsOnVersion goes up whenever a fence moves onto or off a container, and only then', async () => {
+        assert.equal(await store.agentsOnVersion('c1'), 0);
+        const seen = async (): Promise<[number, number]> => [await store.agentsOnVersion('c1'), await store.agentsOnVersion('c2')];
+        let [v1, v2] = await seen();
+        const expect = async (what: string, c1Moves: boolean, c2Moves: boolean): Promise<void> => {
+          const [n1, n2] = await seen();
+          assert.equal(n1 > v1, c1Moves, `${what}: c1 ${v1} -> ${n1}`);
+          assert.equal(n2 > v2, c2Moves, `${what}: c2 ${v2} -> ${n2}`);
+          [v1, v2] = [n1, n2];
+        };
+        await store.createAgent(newAgent('w/a', { containerId: 'c1', epoch: 1 }));
+        await expect('created on c1', true, false);
+        await store.createAgent(newAgent('w/b'));
+        await expect('created unplaced', false, false);
+        await store.setAgentState('w/a', 'active', { fence: c1 });
+        const posted = await store.appendMessage('w/a', message());
+        assert.ok(posted.ok);
+        await store.commitTurn('w/a', c1, { entryId: posted.entryId });
+        await expect('state, messages and turns', false, false);
+        await store.assignAgent('w/a', { owner: 'c1', epoch: 2 }, 'activating');
+        await expect('re-fenced on c1 with a new epoch', true, false);
+        await store.assignAgent('w/a', { owner: 'c2', epoch: 1 }, 'migrating');
+        await expect('moved from c1 to c2', true, true);
+        await store.assignAgent('w/b', c1, 'activating');
+        await expect('placed on c1', true, false);
+        await store.deleteAgent('w/a');
+        await expect('deleted from c2', false, true);
+        await store.assignAgent('w/b', null, 'pending');
+        await expect('unplaced from c1', true, false);
+      });
+
       it('setAgentState changes the lifecycle, fenced when asked, with an error only while failed', async () => {
         await store.createAgent(newAgent('w/a', { containerId: 'c1', epoch: 2, state: 'active' }));
         assert.equal(await store.setAgentState('w/a', 'failed', { fence: { owner: 'c1', epoch: 1 }, error: 'old epoch' }), false);
@@ -291,8 +322,23 @@ export function describeMessagingContract(name: string, makeStore: MakeMessaging
         const first = await store.appendMessage('w/a', m);
         assert.ok(first.ok);
         assert.deepEqual(await store.commitTurn('w/a', c1, { entryId: first.entryId }), { ok: true });
-        assert.deepEqual(await store.appendMessage('w/a', m), { ok: true, entryId: first.entryId, duplicate: true });
+        assert.deepEqual(await store.appendMessage('w/a', m), { ok: true, entryId: first.entryId, duplicate: true, owner: 'c1' });
         assert.equal(await store.mailboxDepth('w/a'), 0);
+      });
+
+      it('reports the owner the message was appended under, so the sender can ring it', async () => {
+        await store.createAgent(newAgent('w/a'));
+        const unplaced = await store.appendMessage('w/a', message());
+        assert.ok(unplaced.ok);
+        assert.equal(unplaced.owner, null);
+        await store.assignAgent('w/a', c1, 'active');
+        const m = message();
+        const placed = await store.appendMessage('w/a', m);
+        assert.ok(placed.ok);
+        assert.equal(placed.owner, 'c1');
+        // A retry reports where the agent is now.
+        await store.assignAgent('w/a', { owner: 'c2', epoch: 1 }, 'active');
+        assert.deepEqual(await store.appendMessage('w/a', m), { ok: true, entryId: placed.entryId, duplicate: true, owner: 'c2' });
       });
 
       it('keeps message ids across deleteAgent until they expire', async () => {

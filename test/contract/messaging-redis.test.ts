@@ -88,6 +88,7 @@ describe('RedisStore messaging only', () => {
         '{a:reviewer/alice}:reply',
         '{a:reviewer/alice}:state',
         '{c}:agents',
+        '{c}:agents-on-version:c1',
         '{c}:agents-on:c1',
         '{i:m1}:inbox',
         '{t:news}:subscribers',

@@ -532,6 +532,19 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     });
 
     describe('events', () => {
+      it('lastEventId is a version that moves with every container change', async () => {
+        assert.equal(await store.lastEventId(), null);
+        const c = await store.registerContainer(registration('v1'));
+        const afterJoin = await store.lastEventId();
+        assert.ok(afterJoin !== null);
+        await store.renewLease('v1', c.epoch, LONG_TTL_MS);
+        assert.equal(await store.lastEventId(), afterJoin, 'a renewal changes nothing the version covers');
+        await store.setAvailability('v1', 'cordoned');
+        const afterCordon = await store.lastEventId();
+        assert.notEqual(afterCordon, afterJoin);
+        assert.equal(afterCordon, (await store.listEvents({ limit: 1 }))[0]?.id);
+      });
+
       it('appends events with increasing ids and store-clock times', async () => {
         const before = await store.now();
         const a = await store.appendEvent('container_joined', { containerId: 'c1', epoch: 1, data: { why: 'test' } });

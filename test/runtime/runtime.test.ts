@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, RedisStore, connectRedis } from '../../src/store/index.js';
 import type { ClusterStore, MessageStore } from '../../src/store/index.js';
-import { AgentRuntime, AgentTypeRegistry } from '../../src/runtime/index.js';
+import { AgentRuntime, AgentTypeRegistry, SWEEP_INTERVAL_MS } from '../../src/runtime/index.js';
 import { defineAgent, SendTimeoutError, AgentCallError } from '../../src/sdk/index.js';
 import { containerInbox, RING_BODY, type ReplyBody } from '../../src/protocol/runtime.js';
 import { createLogger } from '../../src/common/logger.js';
@@ -199,6 +199,29 @@ function suite(name: string, makeStore: () => Promise<Store>, closeStore: (s: St
       assert.deepEqual(rt.agents(), [], 'fence epoch 1 is not ours any more');
       await place('counter/ep', 'ep-c1', 2);
       await waitFor('hosted again', () => rt.agents().includes('counter/ep'), 5_000);
+    });
+
+    test('the ownership sweep finds an agent placed without a hint, and lists nothing while nothing changes', async () => {
+      let listed = 0;
+      // The same store, counting the one call whose cost grows with the agents a container owns.
+      const counting = Object.create(store) as Store;
+      counting.listAgentsOn = (containerId) => {
+        listed += 1;
+        return store.listAgentsOn(containerId);
+      };
+      const rt = new AgentRuntime({ store: counting, containerId: 'own-c1', registry: registry(), log });
+      runtimes.push(rt);
+      await rt.start(1);
+      assert.ok(listed >= 1, 'start() sweeps');
+      // No activate control: only the sweep can find it.
+      await store.createAgent({ id: 'counter/own', type: 'counter', name: 'own', config: {}, placement: { strategy: 'least_loaded', constraints: {} }, state: 'activating', containerId: 'own-c1', epoch: 1 });
+      await waitFor('hosted by the sweep', () => rt.agents().includes('counter/own'), SWEEP_INTERVAL_MS * 3);
+      const seen = listed;
+      await new Promise((r) => setTimeout(r, SWEEP_INTERVAL_MS * 2 + 300));
+      assert.equal(listed, seen, 'no listing while the store reports no change');
+      // Moved away without a hint: released by the next sweep.
+      await store.assignAgent('counter/own', { owner: 'own-c2', epoch: 1 }, 'migrating');
+      await waitFor('released by the sweep', () => !rt.agents().includes('counter/own'), SWEEP_INTERVAL_MS * 3);
     });
   });
 }

@@ -35,6 +35,11 @@ export class MemoryEventLog {
     return structuredClone(stored);
   }
 
+  /** The id of the newest event, or null before any. */
+  lastId(): string | null {
+    return this.entries.length === 0 ? null : `${this.last.ms}-${this.last.seq}`;
+  }
+
   list(query: EventQuery): ClusterEvent[] {
     const { afterId, limit } = query;
     let selected: { event: ClusterEvent }[];

@@ -321,6 +321,11 @@ export class MemoryStore implements ClusterStore, MessageStore {
     return this.log(this.clock(), type, fields);
   }
 
+  async lastEventId(): Promise<string | null> {
+    this.assertOpen();
+    return this.events.lastId();
+  }
+
   async listEvents(query: EventQuery = {}): Promise<ClusterEvent[]> {
     this.assertOpen();
     assertEventQuery(query);
@@ -347,6 +352,11 @@ export class MemoryStore implements ClusterStore, MessageStore {
   async listAgentsOn(containerId: string): Promise<string[]> {
     this.assertOpen();
     return this.agents.listOn(containerId);
+  }
+
+  async agentsOnVersion(containerId: string): Promise<number> {
+    this.assertOpen();
+    return this.agents.version(containerId);
   }
 
   async assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null> {

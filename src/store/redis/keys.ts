@@ -79,6 +79,11 @@ export class RedisKeys {
     return `${this.prefix}{c}:agents-on:${containerId}`;
   }
 
+  /** Counter: bumped with every index write for `containerId` (see MessageStore.agentsOnVersion). */
+  agentsOnVersion(containerId: string): string {
+    return `${this.prefix}{c}:agents-on-version:${containerId}`;
+  }
+
   /**
    * Hash: the agent record, `id type name config* placement* state owner epoch lastHandled turns
    * createdAtMs updatedAtMs [error]` (`*` = JSON; `owner` '' and `epoch` 0 while unplaced).

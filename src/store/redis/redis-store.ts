@@ -341,6 +341,11 @@ export class RedisStore implements ClusterStore, MessageStore {
     ]);
   }
 
+  async lastEventId(): Promise<string | null> {
+    const newest = await this.call('lastEventId', () => this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', 1));
+    return newest[0]?.[0] ?? null;
+  }
+
   async listEvents(query: EventQuery = {}): Promise<ClusterEvent[]> {
     assertEventQuery(query);
     const { afterId, limit } = query;
@@ -375,6 +380,10 @@ export class RedisStore implements ClusterStore, MessageStore {
 
   listAgentsOn(containerId: string): Promise<string[]> {
     return this.agents.listOn(containerId);
+  }
+
+  agentsOnVersion(containerId: string): Promise<number> {
+    return this.agents.version(containerId);
   }
 
   assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null> {

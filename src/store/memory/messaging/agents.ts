@@ -27,6 +27,17 @@ export function copyRecord(record: AgentRecord): AgentRecord {
 
 export class MemoryAgents {
   private readonly slots = new Map<string, AgentSlot>();
+  /** agentsOnVersion per container: bumped as the Redis store bumps it. */
+  private readonly versions = new Map<string, number>();
+
+  private bump(containerId: string | null | undefined): void {
+    if (containerId) this.versions.set(containerId, (this.versions.get(containerId) ?? 0) + 1);
+  }
+
+  version(containerId: string): number {
+    assertSafeName('container id', containerId);
+    return this.versions.get(containerId) ?? 0;
+  }
 
   constructor(private readonly clock: () => number) {}
 
@@ -56,6 +67,7 @@ export class MemoryAgents {
     };
     if (agent.error !== undefined) record.error = agent.error;
     this.slots.set(agent.id, { record, state: null, mailbox: new MemoryStream(), reply: null });
+    this.bump(owner);
     return true;
   }
 
@@ -84,6 +96,8 @@ export class MemoryAgents {
     const slot = this.slots.get(id);
     if (!slot) return null;
     const record = slot.record;
+    if (record.containerId !== (owner?.owner ?? null)) this.bump(record.containerId);
+    this.bump(owner?.owner);
     record.containerId = owner?.owner ?? null;
     record.epoch = owner?.epoch ?? 0;
     record.state = state;
@@ -111,6 +125,7 @@ export class MemoryAgents {
 
   delete(id: string): boolean {
     assertAgentId('agent id', id);
+    this.bump(this.slots.get(id)?.record.containerId);
     return this.slots.delete(id);
   }
 }

@@ -24,10 +24,11 @@ export class MemoryMailboxes {
     if (!slot) return { ok: false, reason: 'no_agent' };
     const now = this.clock();
     const first = this.dedup.lookup(agentId, message.messageId, now);
-    if (first !== null) return { ok: true, entryId: first, duplicate: true };
+    const owner = slot.record.containerId;
+    if (first !== null) return { ok: true, entryId: first, duplicate: true, owner };
     const entryId = slot.mailbox.append(now, { ...storedFields(message), acceptedAtMs: now });
     this.dedup.remember(agentId, message.messageId, entryId, now);
-    return { ok: true, entryId, duplicate: false };
+    return { ok: true, entryId, duplicate: false, owner };
   }
 
   read(agentId: string, afterEntryId: string, limit?: number): MailboxEntry[] {

@@ -53,6 +53,12 @@ export class RedisAgents {
     });
   }
 
+  async version(containerId: string): Promise<number> {
+    assertSafeName('container id', containerId);
+    const value = await this.ctx.call('agentsOnVersion', () => this.ctx.redis.get(this.ctx.keys.agentsOnVersion(containerId)));
+    return value === null ? 0 : Number(value);
+  }
+
   async listOn(containerId: string): Promise<string[]> {
     assertSafeName('container id', containerId);
     return this.ctx.call('listAgentsOn', async () => {
@@ -100,19 +106,22 @@ export class RedisAgents {
     const [deleted, owner] = Array.isArray(reply) ? (reply as unknown[]) : [];
     await this.ctx.call('deleteAgent', async () => {
       const multi = this.ctx.redis.multi().srem(k.agents, id);
-      if (typeof owner === 'string' && owner !== '') multi.srem(k.agentsOn(owner), id);
+      if (typeof owner === 'string' && owner !== '') multi.srem(k.agentsOn(owner), id).incr(k.agentsOnVersion(owner));
       throwFailed(await multi.exec());
     });
     return deleted === 1;
   }
 
-  /** The indexes for an agent that exists and is owned by `owner` ('' = unplaced), after `previous`. */
+  /**
+   * The indexes for an agent that exists and is owned by `owner` ('' = unplaced), after `previous`.
+   * The owner's version goes up even when it owned the agent before (a new epoch is news to it).
+   */
   private async writeIndex(operation: string, id: string, previous: string | null, owner: string): Promise<void> {
     const k = this.ctx.keys;
     await this.ctx.call(operation, async () => {
       const multi = this.ctx.redis.multi().sadd(k.agents, id);
-      if (previous !== null && previous !== '' && previous !== owner) multi.srem(k.agentsOn(previous), id);
-      if (owner !== '') multi.sadd(k.agentsOn(owner), id);
+      if (previous !== null && previous !== '' && previous !== owner) multi.srem(k.agentsOn(previous), id).incr(k.agentsOnVersion(previous));
+      if (owner !== '') multi.sadd(k.agentsOn(owner), id).incr(k.agentsOnVersion(owner));
       throwFailed(await multi.exec());
     });
   }

@@ -26,10 +26,10 @@ export class RedisMailboxes {
       [k.agent(agentId), k.dedup(agentId, message.messageId), k.mailbox(agentId)],
       [this.dedupTtlMs, ...messageFields(message)],
     );
-    const [status, entryId] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const [status, entryId, owner] = Array.isArray(reply) ? (reply as unknown[]) : [];
     if (status === 'no_agent') return { ok: false, reason: 'no_agent' };
-    if ((status === 'ok' || status === 'duplicate') && typeof entryId === 'string') {
-      return { ok: true, entryId, duplicate: status === 'duplicate' };
+    if ((status === 'ok' || status === 'duplicate') && typeof entryId === 'string' && typeof owner === 'string') {
+      return { ok: true, entryId, duplicate: status === 'duplicate', owner: owner === '' ? null : owner };
     }
     throw new StoreError('unexpected reply from Redis to appendMessage');
   }

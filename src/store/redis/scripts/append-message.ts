@@ -14,17 +14,19 @@ import type { LuaScript } from './lua-script.js';
  * ARGV[2…] the entry's fields (messageId kind from body [replyTo traceparent deadlineMs topic])
  *          as field, value pairs; the script adds acceptedAtMs (Redis clock)
  *
- * Returns {'ok', entry id}, {'duplicate', first entry id} or {'no_agent'}.
+ * Returns {'ok', entry id, owner}, {'duplicate', first entry id, owner} or {'no_agent'}; owner is
+ * the agent's `owner` field ('' while unplaced), so the sender knows whom to ring.
  */
 export const appendMessage: LuaScript = {
   name: 'flotillaAppendMessage',
   numberOfKeys: 3,
   lua: `${LUA_HELPERS}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'no_agent'} end
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return {'no_agent'} end
 local first = redis.call('GET', KEYS[2])
-if first then return {'duplicate', first} end
+if first then return {'duplicate', first, owner} end
 local id = redis.call('XADD', KEYS[3], '*', 'acceptedAtMs', int(nowMs()), unpack(ARGV, 2))
 redis.call('SET', KEYS[2], id, 'PX', ARGV[1], 'NX')
-return {'ok', id}
+return {'ok', id, owner}
 `,
 };
