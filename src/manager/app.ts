@@ -19,6 +19,7 @@ import { createMessagingContext, type MessagingSettings } from './messaging-cont
 import './access.js';
 import { quietRequests } from '../common/http-logging.js';
 import { validatorCompiler } from './validation.js';
+import { ClusterView } from './cluster-view.js';
 
 export class MissingAccessError extends Error {
   override readonly name = 'MissingAccessError';
@@ -27,7 +28,9 @@ export class MissingAccessError extends Error {
   }
 }
 
-export interface ManagerAppOptions extends ManagerContext {
+export interface ManagerAppOptions extends Omit<ManagerContext, 'view'> {
+  /** The cache of cluster reads; a new one when not given. */
+  view?: ClusterView;
   /** Runs before every API route (not /health, /ready); authentication plugs in here. */
   authenticate?: onRequestHookHandler;
   /** Reply retention and the reply reader's timings; defaults in messaging-context.ts. */
@@ -49,7 +52,7 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
   app.addHook('onRoute', (route) => {
     if (route.config?.access === undefined) throw new MissingAccessError(`${String(route.method)} ${route.url}`);
   });
-  const ctx: ManagerContext = { store: opts.store, config: opts.config, log: opts.log };
+  const ctx: ManagerContext = { store: opts.store, config: opts.config, log: opts.log, view: opts.view ?? new ClusterView(opts.store) };
 
   await app.register(healthRoutes, ctx);
   await app.register(async (api) => {

@@ -2,6 +2,7 @@ import type { Logger } from '../common/logger.js';
 import type { MessageStore } from '../store/messaging.js';
 import type { ClusterStore } from '../store/store.js';
 import type { ManagerConfig } from './config.js';
+import type { ClusterView } from './cluster-view.js';
 
 /** What the routes need from the manager: passed to every route plugin. */
 export interface ManagerContext {
@@ -9,4 +10,6 @@ export interface ManagerContext {
   store: ClusterStore & MessageStore;
   config: ManagerConfig;
   log: Logger;
+  /** Cached reads of the container list and agent counts (see cluster-view.ts). */
+  view: ClusterView;
 }

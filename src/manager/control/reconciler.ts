@@ -3,15 +3,14 @@
  * acts (see reconcile-plan.ts): re-fences agents of restarted containers, fails over the agents
  * of dead ones, places pending agents, drains draining containers.
  *
- * Reading every agent is the expensive part, so a pass reads them only when there may be work: the
- * containers changed (state, availability, epoch), the last pass left work, or FULL_SCAN_INTERVAL_MS
- * passed (a deploy that raced a failure). The failure detector wakes it when it marks a container
+ * Reading every container and agent is the expensive part, so a pass reads them only when there
+ * may be work: the store's version (newest event id) moved, the last pass left work, or
+ * FULL_SCAN_INTERVAL_MS passed (a deploy that raced a failure). The failure detector wakes it when it marks a container
  * down. It checks `stillLeader()` before each pass and before each write.
  */
 import type { Logger } from '../../common/logger.js';
 import { PeriodicTask } from '../../common/loop.js';
 import { mapLimit } from '../../common/concurrency.js';
-import type { ContainerRecord } from '../../protocol/container.js';
 import type { AgentRecord } from '../../store/messaging.js';
 import { applyMove, releaseFrom, type AgentStore } from '../agents/moves.js';
 import { planReconcile, type ReconcileAction } from './reconcile-plan.js';
@@ -39,7 +38,7 @@ export interface PassSummary {
 
 export class Reconciler {
   private cursor: string | undefined;
-  private signature = '';
+  private version: string | null | undefined = undefined;
   private scannedAt = Number.NEGATIVE_INFINITY;
   private workLeft = true;
   /** Agents that fit nowhere: the error last logged and when. */
@@ -55,16 +54,18 @@ export class Reconciler {
   async pass(): Promise<PassSummary> {
     const idle = { scanned: false, moved: 0, unplaceable: 0 };
     if (!this.stillLeader()) return idle;
-    const containers = await this.store.listContainers();
-    const signature = signatureOf(containers);
+    // One cheap read decides whether anything may have changed: every container change logs an
+    // event in the same atomic step, so an unchanged newest event id means unchanged containers.
+    const version = await this.store.lastEventId();
     const now = this.clock();
-    if (!this.workLeft && signature === this.signature && now - this.scannedAt < FULL_SCAN_INTERVAL_MS) return idle;
+    if (!this.workLeft && version === this.version && now - this.scannedAt < FULL_SCAN_INTERVAL_MS) return idle;
+    const containers = await this.store.listContainers();
     const agents = await this.store.listAgents();
     if (!this.stillLeader()) return idle;
 
     const plan = planReconcile(containers, agents, { maxActions: MAX_ACTIONS_PER_PASS, maxDrainMoves: MAX_DRAIN_MOVES_PER_PASS }, this.cursor);
     this.cursor = plan.cursor;
-    this.signature = signature;
+    this.version = version;
     this.scannedAt = now;
     this.workLeft = true; // until every action below is done
     this.forgetResolved(agents, plan.actions);
@@ -113,11 +114,6 @@ export class Reconciler {
     const exists = new Set(agents.map((a) => a.id));
     for (const id of this.unplaceable.keys()) if (!exists.has(id)) this.unplaceable.delete(id);
   }
-}
-
-/** What the reconciler watches of the containers: a change here means agents may need moving. */
-function signatureOf(containers: readonly ContainerRecord[]): string {
-  return containers.map((c) => `${c.id}:${c.epoch}:${c.state}:${c.availability}`).join('|');
 }
 
 export function startReconciler(store: AgentStore, intervalMs: number, log: Logger, stillLeader: () => boolean): PeriodicTask {

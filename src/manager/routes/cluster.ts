@@ -4,6 +4,7 @@ import { PATHS } from '../../protocol/paths.js';
 import { Type } from '@sinclair/typebox';
 import type { ManagerContext } from '../context.js';
 import { summarizeCluster } from '../status.js';
+import { STATUS_MAX_AGE_MS } from '../cluster-view.js';
 import type { ClusterEvent } from '../../protocol/events.js';
 
 function toEventView(e: ClusterEvent): EventView {
@@ -21,21 +22,19 @@ function toEventView(e: ClusterEvent): EventView {
 export const clusterRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
   app.get(PATHS.clusterStatus, { config: { access: 'read' }, schema: { response: { 200: ClusterStatus } } }, async () => {
     const [containers, leader, managers, agents] = await Promise.all([
-      ctx.store.listContainers(),
+      ctx.view.containers(STATUS_MAX_AGE_MS),
       ctx.store.getLeader(),
       ctx.store.listManagers(),
-      ctx.store.listAgents(),
+      ctx.view.agentCounts(),
     ]);
-    const agentsPerContainer = new Map<string, number>();
-    for (const a of agents) if (a.containerId !== null) agentsPerContainer.set(a.containerId, (agentsPerContainer.get(a.containerId) ?? 0) + 1);
     return summarizeCluster({
       containers,
       leader,
       managers,
       storeKind: ctx.store.kind,
       now: Date.now(),
-      agentsPerContainer: Object.fromEntries(agentsPerContainer),
-      totalAgents: agents.length,
+      agentsPerContainer: Object.fromEntries(agents.perContainer),
+      totalAgents: agents.total,
     });
   });
 

@@ -17,6 +17,7 @@ import {
 import type { Availability } from '../../protocol/container.js';
 import { DEFAULT_AGENT_PORT, PATHS } from '../../protocol/paths.js';
 import type { ManagerContext } from '../context.js';
+import { LIST_MAX_AGE_MS } from '../cluster-view.js';
 import { ConflictError, HttpError, NotFoundError } from '../errors.js';
 
 export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
@@ -61,7 +62,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
     PATHS.containers,
     { config: { access: 'read' }, schema: { querystring: ListContainersQuery, response: { 200: ContainerList } } },
     async (req) => {
-      const all = await store.listContainers();
+      const all = await ctx.view.containers(LIST_MAX_AGE_MS);
       const shown = req.query.include_inactive === true ? all : all.filter((c) => c.state === 'active');
       const containers = shown.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(toContainerView);
       return { containers, total: containers.length };
