@@ -1,7 +1,7 @@
 /**
  * Putting a message into an agent's mailbox from the API: its body as bounded JSON text, the
  * append (the message is accepted once it is in), and the ring to the container that owns the
- * agent, so that it does not wait for its sweep.
+ * agent, so that it handles it now (a container reads a mailbox only when rung or activated).
  */
 import type { Logger } from '../common/logger.js';
 import { MESSAGE_MAX_BYTES } from '../protocol/messages-api.js';

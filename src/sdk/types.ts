@@ -45,7 +45,7 @@ export interface InitContext<Config> {
 export interface AgentDefinition<State = unknown, Config = Record<string, unknown>, Message = unknown, Result = unknown> {
   /** The type name agents are deployed by (a safe name, e.g. `llm`). */
   type: string;
-  /** A short description, shown by `flotilla agents types`. */
+  /** A short description of what the type does, for people reading the definition. */
   description?: string;
   /** The initial state of a new agent (not called when saved state exists). */
   init?(ctx: InitContext<Config>): State | Promise<State>;
