@@ -231,7 +231,10 @@ export class AgentRuntime {
   // --- the inbox --------------------------------------------------------------------------
 
   private async readInbox(signal: AbortSignal): Promise<void> {
-    let after = NO_ENTRY_ID;
+    // Only what comes after start-up: older rings, replies and control entries were for an earlier
+    // process (replaying a stale `deactivate` would drop an agent we own); the first sweep reads
+    // ownership and every mailbox from the store instead.
+    let after = await this.o.store.inboxTail(this.inbox).catch(() => NO_ENTRY_ID);
     let failed = false;
     while (!signal.aborted) {
       let entries: InboxEntry[];

@@ -241,4 +241,6 @@ export interface MessageStore {
    * are none, waits up to `blockMs` for one (0: do not wait). A wait never delays other calls.
    */
   readInbox(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]>;
+  /** The newest entry id of the inbox (NO_ENTRY_ID when it is empty or gone): where a reader that wants only new entries starts. */
+  inboxTail(inbox: string): Promise<string>;
 }

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidNameError } from '../../src/protocol/names.js';
 import {
+  NO_ENTRY_ID,
   INBOX_MAX_LENGTH,
   INBOX_READ_MAX,
   MAILBOX_READ_MAX,
@@ -550,6 +551,16 @@ export function describeMessagingContract(name: string, makeStore: MakeMessaging
     });
 
     describe('inboxes', () => {
+      it('inboxTail is the newest entry id, where a reader of new entries only starts', async () => {
+        assert.equal(await store.inboxTail('tail-box'), NO_ENTRY_ID);
+        await store.pushInbox('tail-box', { kind: 'ring', ref: 'a/b', body: '{}' });
+        const second = await store.pushInbox('tail-box', { kind: 'ring', ref: 'a/c', body: '{}' });
+        assert.equal(await store.inboxTail('tail-box'), second);
+        assert.deepEqual(await store.readInbox('tail-box', await store.inboxTail('tail-box'), 0), [], 'nothing after the tail');
+        const third = await store.pushInbox('tail-box', { kind: 'ring', ref: 'a/d', body: '{}' });
+        assert.deepEqual((await store.readInbox('tail-box', second, 0)).map((e) => e.entryId), [third]);
+      });
+
       const ring = (ref: string): Omit<InboxEntry, 'entryId'> => ({ kind: 'ring', ref, body: '{}' });
 
       it('reads pushed entries in order, strictly after an id, at most limit', async () => {

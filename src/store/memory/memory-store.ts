@@ -424,6 +424,11 @@ export class MemoryStore implements ClusterStore, MessageStore {
     return this.inboxes.push(inbox, entry, options);
   }
 
+  async inboxTail(inbox: string): Promise<string> {
+    this.assertOpen();
+    return this.inboxes.tail(inbox);
+  }
+
   async readInbox(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]> {
     this.assertOpen();
     return this.inboxes.read(inbox, afterEntryId, blockMs, limit);

@@ -15,6 +15,11 @@ export class MemoryStream<T> {
   private lastMs = 0;
   private lastSeq = 0;
 
+  /** The newest id ever given (kept after trimming), or '0-0' for a stream never appended to. */
+  lastId(): string {
+    return `${this.lastMs}-${this.lastSeq}`;
+  }
+
   get length(): number {
     return this.items.length;
   }

@@ -438,6 +438,10 @@ export class RedisStore implements ClusterStore, MessageStore {
     return this.inboxes.push(inbox, entry, options);
   }
 
+  inboxTail(inbox: string): Promise<string> {
+    return this.inboxes.tail(inbox);
+  }
+
   readInbox(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]> {
     return this.inboxes.read(inbox, afterEntryId, blockMs, limit);
   }

@@ -8,7 +8,7 @@
  * An expired inbox is dropped when next touched, so it reads as empty and a push starts anew.
  */
 import { assertSafeName } from '../../../protocol/names.js';
-import { INBOX_MAX_LENGTH, type InboxEntry, type PushInboxOptions } from '../../messaging.js';
+import { INBOX_MAX_LENGTH, NO_ENTRY_ID, type InboxEntry, type PushInboxOptions } from '../../messaging.js';
 import { StoreUnavailableError } from '../../store.js';
 import { assertBlockMs, assertInboxEntry, assertInboxTtl, assertStreamId, inboxReadLimit } from '../../validate-messaging.js';
 import { MemoryStream } from '../stream.js';
@@ -52,6 +52,11 @@ export class MemoryInboxes {
       await this.waitForPush(inbox, remaining);
       if (this.closed) throw new StoreUnavailableError('the memory store was closed during a blocking read');
     }
+  }
+
+  tail(inbox: string): string {
+    assertSafeName('inbox', inbox);
+    return this.live(inbox, this.clock())?.lastId() ?? NO_ENTRY_ID;
   }
 
   close(): void {

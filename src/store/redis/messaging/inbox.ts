@@ -7,7 +7,7 @@
  * key's TTL, so later pushes by someone who knows nothing of it leave the expiry in place.
  */
 import { assertSafeName } from '../../../protocol/names.js';
-import { INBOX_MAX_LENGTH, type InboxEntry, type PushInboxOptions } from '../../messaging.js';
+import { INBOX_MAX_LENGTH, NO_ENTRY_ID, type InboxEntry, type PushInboxOptions } from '../../messaging.js';
 import { StoreError } from '../../store.js';
 import { assertBlockMs, assertInboxEntry, assertInboxTtl, assertStreamId, inboxReadLimit } from '../../validate-messaging.js';
 import type { BlockingPool } from './blocking-pool.js';
@@ -36,6 +36,12 @@ export class RedisInboxes {
     });
     if (typeof id !== 'string') throw new StoreError('unexpected reply from Redis to pushInbox');
     return id;
+  }
+
+  async tail(inbox: string): Promise<string> {
+    assertSafeName('inbox', inbox);
+    const newest = await this.ctx.call('inboxTail', () => this.ctx.redis.xrevrange(this.ctx.keys.inbox(inbox), '+', '-', 'COUNT', 1));
+    return newest[0]?.[0] ?? NO_ENTRY_ID;
   }
 
   async read(inbox: string, afterEntryId: string, blockMs: number, limit?: number): Promise<InboxEntry[]> {
