@@ -1,5 +1,5 @@
 import { availableParallelism, hostname, networkInterfaces, totalmem } from 'node:os';
-import { ConfigError, envEnum, envInt, envList, envMap, envPort, envString, envUrl, type Env } from '../common/env.js';
+import { ConfigError, envBool, envEnum, envInt, envList, envMap, envPort, envString, envUrl, type Env } from '../common/env.js';
 import { EXTERNAL_IP_CHECKS, type ExternalIpCheck } from '../common/network.js';
 import { DEFAULT_AGENT_PORT } from '../protocol/paths.js';
 import { isSafeName } from '../protocol/names.js';
@@ -27,6 +27,8 @@ export interface ContainerConfig {
   leaseIntervalMs: number;
   leaseTimeoutMs: number;
   token: string | undefined;
+  /** Serve Prometheus `GET /metrics` (FLOTILLA_METRICS, default on). */
+  metrics: boolean;
 }
 
 /** The first non-internal IPv4 address of this host, for when EXTERNAL_IP is not set. */
@@ -79,5 +81,6 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     leaseIntervalMs,
     leaseTimeoutMs,
     token: envString(env, 'FLOTILLA_TOKEN'),
+    metrics: envBool(env, 'FLOTILLA_METRICS', true),
   };
 }

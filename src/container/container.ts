@@ -13,6 +13,7 @@ import type { ContainerConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
 import { buildContainerServer, type ContainerStatusView } from './server.js';
+import { ContainerMetrics } from '../observability/index.js';
 
 export class DuplicateNameError extends Error {
   override readonly name = 'DuplicateNameError';
@@ -48,6 +49,10 @@ export class AgentContainer {
   private readonly startedAt = Date.now();
   private leaseIntervalMs: number;
   private leaseTimeoutMs: number;
+  /** Lease renewals and misses of the keepers already replaced (the metrics count them all). */
+  private readonly retiredLease = { renewals: 0, misses: 0 };
+  /** Null when FLOTILLA_METRICS=off. */
+  readonly metrics: ContainerMetrics | null;
   /** Set when joining failed for good (e.g. the manager refused the registration). */
   fatal: Error | null = null;
   onFatal: ((err: Error) => void) | null = null;
@@ -58,7 +63,20 @@ export class AgentContainer {
     const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
     this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient);
     this.registry = new AgentTypeRegistry(o.store === undefined ? [] : (o.agentTypes ?? []));
-    this.runtime = o.store === undefined ? null : new AgentRuntime({ store: o.store, containerId: o.config.name, registry: this.registry, log: o.log });
+    const metrics = o.config.metrics
+      ? new ContainerMetrics({ hostedAgents: () => this.runtime?.hostedCount ?? 0, lease: () => this.leaseTotals() })
+      : null;
+    this.metrics = metrics;
+    this.runtime =
+      o.store === undefined
+        ? null
+        : new AgentRuntime({
+            store: o.store,
+            containerId: o.config.name,
+            registry: this.registry,
+            log: o.log,
+            ...(metrics === null ? {} : { onTurn: (agentId, _entry, ok, seconds) => metrics.turned(agentId, ok, seconds), onSent: (kind) => metrics.sent(kind) }),
+          });
     this.leaseIntervalMs = o.config.leaseIntervalMs;
     this.leaseTimeoutMs = o.config.leaseTimeoutMs;
   }
@@ -82,7 +100,7 @@ export class AgentContainer {
   /** Listens, then starts joining in the background; `joined()` resolves once registered. */
   async start(): Promise<void> {
     const { config, log } = this.o;
-    this.server = buildContainerServer(this, log);
+    this.server = buildContainerServer(this, log, this.metrics ?? undefined);
     await this.server.listen({ port: config.port, host: config.bindAddress });
     const address = this.server.server.address();
     this.boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -118,6 +136,18 @@ export class AgentContainer {
       uptime_s: Math.round((Date.now() - this.startedAt) / 1_000),
       agents: this.runtime?.agents() ?? [],
     };
+  }
+
+  /** Renewals and misses over every registration of this process (a new keeper starts from 0). */
+  private leaseTotals(): { renewals: number; misses: number } {
+    const s = this.keeper?.stats;
+    return { renewals: this.retiredLease.renewals + (s?.renewals ?? 0), misses: this.retiredLease.misses + (s?.misses ?? 0) };
+  }
+
+  private retireKeeper(keeper: LeaseKeeper | null): void {
+    if (keeper === null) return;
+    this.retiredLease.renewals += keeper.stats.renewals;
+    this.retiredLease.misses += keeper.stats.misses;
   }
 
   private registration(): RegisterBody {
@@ -189,6 +219,7 @@ export class AgentContainer {
     this.o.log.fatal({ err }, err.message);
     await this.runtime?.stop();
     await this.keeper?.stop();
+    this.retireKeeper(this.keeper);
     this.keeper = null;
     this.lifecycle = 'suspended';
     this.fatal = err;
@@ -197,6 +228,7 @@ export class AgentContainer {
 
   private async replaceKeeper(): Promise<void> {
     const old = this.keeper;
+    this.retireKeeper(old);
     this.keeper = null;
     await old?.stop();
     // Our fences are void: stop every agent before a new epoch can be handed their work.

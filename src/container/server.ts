@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { quietRequests } from '../common/http-logging.js';
 import { VERSION } from '../common/version.js';
+import { metricsRoutes, type MetricsSource } from '../observability/index.js';
 
 export interface ContainerStatusView {
   container_id: string;
@@ -25,7 +26,8 @@ export interface ContainerStatusSource {
   status(): ContainerStatusView;
 }
 
-export function buildContainerServer(view: ContainerStatusSource, log: Logger): FastifyInstance {
+/** `metrics`: served at GET /metrics; absent (FLOTILLA_METRICS=off): no such route. */
+export function buildContainerServer(view: ContainerStatusSource, log: Logger, metrics?: MetricsSource): FastifyInstance {
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: quietRequests(), bodyLimit: 1_048_576 });
   app.get('/health', async () => ({ status: 'healthy', timestamp: new Date().toISOString(), version: VERSION, container_id: view.id }));
   app.get('/ready', async (_req, reply) => {
@@ -34,6 +36,7 @@ export function buildContainerServer(view: ContainerStatusSource, log: Logger): 
   });
   app.get('/status', async () => view.status());
   app.get('/ping', async () => ({ pong: true, container_id: view.id, timestamp: new Date().toISOString() }));
+  if (metrics !== undefined) void app.register(metricsRoutes, { metrics });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}`, status_code: 404 });
   });

@@ -20,6 +20,8 @@ import './access.js';
 import { quietRequests } from '../common/http-logging.js';
 import { validatorCompiler } from './validation.js';
 import { ClusterView } from './cluster-view.js';
+import { metricsRoutes, type MetricsSource } from '../observability/index.js';
+import { installOpenApi } from './openapi.js';
 
 export class MissingAccessError extends Error {
   override readonly name = 'MissingAccessError';
@@ -35,6 +37,8 @@ export interface ManagerAppOptions extends Omit<ManagerContext, 'view'> {
   authenticate?: onRequestHookHandler;
   /** Reply retention and the reply reader's timings; defaults in messaging-context.ts. */
   messaging?: Partial<MessagingSettings>;
+  /** Served at GET /metrics, outside the API scope (access 'public'); absent: no /metrics. */
+  metrics?: MetricsSource;
 }
 
 export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyInstance> {
@@ -54,7 +58,10 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
   });
   const ctx: ManagerContext = { store: opts.store, config: opts.config, log: opts.log, view: opts.view ?? new ClusterView(opts.store) };
 
+  // Before every route: the OpenAPI generator collects them as they are added (/openapi.json, /docs).
+  await installOpenApi(app);
   await app.register(healthRoutes, ctx);
+  if (opts.metrics !== undefined) await app.register(metricsRoutes, { metrics: opts.metrics });
   await app.register(async (api) => {
     if (opts.authenticate !== undefined) api.addHook('onRequest', opts.authenticate);
     await api.register(clusterRoutes, ctx);

@@ -7,7 +7,7 @@
  * one refresh.
  */
 import type { ContainerRecord } from '../protocol/container.js';
-import type { MessageStore } from '../store/messaging.js';
+import type { AgentState, MessageStore } from '../store/messaging.js';
 import type { ClusterStore } from '../store/store.js';
 
 /** How stale a container list may be for the status page (it shows no heartbeat times). */
@@ -20,6 +20,8 @@ export const AGENT_COUNTS_MAX_AGE_MS = 5_000;
 export interface AgentCounts {
   perContainer: Map<string, number>;
   total: number;
+  /** Every agent by its recorded state (for the metrics). */
+  byState: Map<AgentState, number>;
 }
 
 interface Entry<T> {
@@ -70,8 +72,12 @@ export class ClusterView {
       async () => {
         const agents = await store.listAgents();
         const perContainer = new Map<string, number>();
-        for (const a of agents) if (a.containerId !== null) perContainer.set(a.containerId, (perContainer.get(a.containerId) ?? 0) + 1);
-        return { perContainer, total: agents.length };
+        const byState = new Map<AgentState, number>();
+        for (const a of agents) {
+          if (a.containerId !== null) perContainer.set(a.containerId, (perContainer.get(a.containerId) ?? 0) + 1);
+          byState.set(a.state, (byState.get(a.state) ?? 0) + 1);
+        }
+        return { perContainer, total: agents.length, byState };
       },
       clock,
     );

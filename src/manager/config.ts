@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, envEnum, envInt, envPort, envString, type Env } from '../common/env.js';
+import { ConfigError, envBool, envEnum, envInt, envPort, envString, type Env } from '../common/env.js';
 import { EXTERNAL_IP_CHECKS, type ExternalIpCheck } from '../common/network.js';
 import { DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
 import { assertSafeName } from '../protocol/names.js';
@@ -30,6 +30,8 @@ export interface ManagerConfig {
   /** How often the leader's reconciler compares where agents are with where they should be. */
   reconcileIntervalMs: number;
   maxBodyBytes: number;
+  /** Serve Prometheus `GET /metrics` (FLOTILLA_METRICS, default on). */
+  metrics: boolean;
 }
 
 export function managerConfigFromEnv(env: Env = process.env): ManagerConfig {
@@ -55,5 +57,6 @@ export function managerConfigFromEnv(env: Env = process.env): ManagerConfig {
     detectorIntervalMs: envInt(env, 'FLOTILLA_DETECTOR_INTERVAL_MS', DEFAULT_DETECTOR_INTERVAL_MS, { min: 10, max: 60_000 }),
     reconcileIntervalMs: envInt(env, 'FLOTILLA_RECONCILE_INTERVAL_MS', DEFAULT_RECONCILE_INTERVAL_MS, { min: 10, max: 60_000 }),
     maxBodyBytes: envInt(env, 'FLOTILLA_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 64 * 1_048_576 }),
+    metrics: envBool(env, 'FLOTILLA_METRICS', true),
   };
 }

@@ -14,6 +14,9 @@ import type { ManagerConfig } from './config.js';
 import { SESSION_TRUST_AFTER_INTERVALS, disconnectWindowMs, startFailureDetector } from './control/failure-detector.js';
 import { LeaderElector } from './control/leader.js';
 import { startReconciler } from './control/reconciler.js';
+import { eventTypeOf } from './agents/moves.js';
+import { ClusterView } from './cluster-view.js';
+import { ManagerMetrics } from '../observability/index.js';
 
 export type ManagerLifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -32,6 +35,7 @@ export class Manager {
   private leaderTasks: PeriodicTask[] = [];
   private lifecycle: ManagerLifecycle = 'created';
   private boundPort = 0;
+  private metrics: ManagerMetrics | null = null;
 
   constructor(private readonly opts: ManagerOptions) {}
 
@@ -55,10 +59,14 @@ export class Manager {
   async start(): Promise<void> {
     const { config, store, log } = this.opts;
     this.lifecycle = 'starting';
+    const view = new ClusterView(store);
+    this.metrics = config.metrics ? new ManagerMetrics({ view, ping: () => store.ping(), isLeader: () => this.isLeader, log }) : null;
     this.app = await buildManagerApp({
       store,
       config,
       log,
+      view,
+      ...(this.metrics === null ? {} : { metrics: this.metrics }),
       ...(this.opts.authenticate ? { authenticate: this.opts.authenticate } : {}),
       ...(this.opts.messaging ? { messaging: this.opts.messaging } : {}),
     });
@@ -74,7 +82,9 @@ export class Manager {
         onElected: () => {
           // A new term without a step-down in between: the loops already run; keep one set.
           if (this.leaderTasks.length > 0) return;
-          const reconciler = startReconciler(store, config.reconcileIntervalMs, log, () => this.isLeader);
+          const reconciler = startReconciler(store, config.reconcileIntervalMs, log, () => this.isLeader, (move) => {
+            if (eventTypeOf(move.cause) === 'agent_failed_over') this.metrics?.failedOver();
+          });
           // A container found dead: fail its agents over now, not at the next tick.
           const detector = startFailureDetector(store, config.detectorIntervalMs, disconnectWindowMs(config.leaseTimeoutMs, config.leaseIntervalMs), SESSION_TRUST_AFTER_INTERVALS * config.leaseIntervalMs, log, () => this.isLeader, () => reconciler.wake());
           this.leaderTasks.push(detector, reconciler);

@@ -39,8 +39,10 @@ export interface AgentRuntimeOptions {
   containerId: string;
   registry: AgentTypeRegistry;
   log: Logger;
-  /** Called after every committed turn (metrics, tests). */
-  onTurn?: (agentId: string, entry: MailboxEntry, ok: boolean) => void;
+  /** Called after every committed turn (metrics, tests); `seconds` from the turn's start to its commit. */
+  onTurn?: (agentId: string, entry: MailboxEntry, ok: boolean, seconds: number) => void;
+  /** Called after a turn's message was put in another agent's mailbox (metrics). */
+  onSent?: (kind: 'request' | 'topic') => void;
 }
 
 export class AgentRuntime {
@@ -79,6 +81,11 @@ export class AgentRuntime {
 
   get state(): RuntimeState {
     return this.status;
+  }
+
+  /** How many agents are hosted now (cheaper than `agents().length`). */
+  get hostedCount(): number {
+    return this.hosted.size;
   }
 
   /** Ids of the agents hosted now. */
@@ -318,6 +325,7 @@ export class AgentRuntime {
   private async post(to: string, message: Parameters<MessageStore['appendMessage']>[1]): Promise<void> {
     const result = await this.o.store.appendMessage(to, message);
     if (!result.ok) throw new AgentCallError('no_agent', `agent ${to} does not exist`, to);
+    if (!result.duplicate) this.o.onSent?.(message.kind === 'topic' ? 'topic' : 'request');
     if (result.owner !== null) await this.o.store.pushInbox(containerInbox(result.owner), { kind: 'ring', ref: to, body: RING_BODY });
   }
 

@@ -24,8 +24,8 @@ export interface TurnServices {
   lost(agentId: string, reason: string): void;
   /** False while the container's lease is in doubt (self-fencing): no new turn starts. */
   mayRun(): boolean;
-  /** A turn finished (committed), for metrics and tests. */
-  turned?(agentId: string, entry: MailboxEntry, ok: boolean): void;
+  /** A turn finished (committed), for metrics and tests; `seconds` from the turn's start to its commit. */
+  turned?(agentId: string, entry: MailboxEntry, ok: boolean, seconds: number): void;
 }
 
 /** What a hosted agent keeps of its record: only what turns need (see HostedAgent). */
@@ -139,6 +139,7 @@ export class HostedAgent {
    * sweep starts the loop again later.
    */
   private async turn(entry: MailboxEntry): Promise<'next' | 'reread' | 'stop'> {
+    const startedAt = performance.now();
     const expired = entry.kind === 'request' && entry.deadlineMs !== undefined && Date.now() > entry.deadlineMs;
     let result: ReplyBody;
     let newStateText: string | undefined;
@@ -176,7 +177,7 @@ export class HostedAgent {
     if (commit.ok) {
       this.watermark = entry.entryId;
       if (newStateText !== undefined) this.stateText = newStateText;
-      this.services.turned?.(this.id, entry, result.ok);
+      this.services.turned?.(this.id, entry, result.ok, (performance.now() - startedAt) / 1_000);
       if (reply !== undefined) await this.services.deliverReply(reply).catch((err: unknown) => this.log.warn({ err, agent: this.id }, 'reply delivery failed'));
       return 'next';
     }

@@ -46,6 +46,7 @@ describe('ClusterView', () => {
     await store.appendEvent('agent_placed', { data: {} }); // what deploy logs; it moves the version
     const counts = await view.agentCounts();
     assert.deepEqual([Object.fromEntries(counts.perContainer), counts.total], [{ a: 1 }, 2]);
+    assert.deepEqual(Object.fromEntries(counts.byState), { activating: 1, pending: 1 });
     await store.close();
   });
 });

@@ -104,6 +104,18 @@ describe('reconciler pass', () => {
     assert.equal((await store.listAgentsOn('c2')).length, 3);
   });
 
+  test('reports each move it carries out with its cause (the failover metric counts owner_* causes)', async () => {
+    const { store, advance } = await fleet(['c1', 'c2'], 'c1', 3);
+    advance(LEASE_MS + 1);
+    await store.renewLease('c2', 1, LEASE_MS);
+    assert.deepEqual(await store.expireLeases(), ['c1']);
+    const reconciler = new Reconciler(store, log, () => true);
+    const seen: string[] = [];
+    reconciler.onMoved = (move) => seen.push(`${move.agentId}:${move.cause}`);
+    assert.equal((await reconciler.pass()).moved, 3);
+    assert.deepEqual(seen.sort(), ['echo/a000:owner_down', 'echo/a001:owner_down', 'echo/a002:owner_down']);
+  });
+
   test('reads the agents only when the containers changed, work was left, or a while passed', async () => {
     const { store } = await fleet(['c1', 'c2'], 'c1', 1);
     let now = 0;

@@ -12,7 +12,7 @@ import type { Logger } from '../../common/logger.js';
 import { PeriodicTask } from '../../common/loop.js';
 import { mapLimit } from '../../common/concurrency.js';
 import type { AgentRecord } from '../../store/messaging.js';
-import { applyMove, releaseFrom, type AgentStore } from '../agents/moves.js';
+import { applyMove, releaseFrom, type AgentStore, type Move } from '../agents/moves.js';
 import { planReconcile, type ReconcileAction } from './reconcile-plan.js';
 
 /**
@@ -43,6 +43,8 @@ export class Reconciler {
   private workLeft = true;
   /** Agents that fit nowhere: the error last logged and when. */
   private readonly unplaceable = new Map<string, { error: string; loggedAt: number }>();
+  /** Called after each move carried out (metrics count the failovers). */
+  onMoved: ((move: Move) => void) | null = null;
 
   constructor(
     private readonly store: AgentStore,
@@ -85,7 +87,10 @@ export class Reconciler {
     if (action.kind === 'move') {
       const { move } = action;
       const moved = await applyMove(this.store, move);
-      if (moved !== null) this.log.info({ agent: move.agentId, from: move.fromId, to: move.to.id, cause: move.cause }, `agent ${move.cause}: ${move.reason}`);
+      if (moved !== null) {
+        this.log.info({ agent: move.agentId, from: move.fromId, to: move.to.id, cause: move.cause }, `agent ${move.cause}: ${move.reason}`);
+        this.onMoved?.(move);
+      }
       return moved !== null;
     }
     const { agent, error } = action;
@@ -116,7 +121,8 @@ export class Reconciler {
   }
 }
 
-export function startReconciler(store: AgentStore, intervalMs: number, log: Logger, stillLeader: () => boolean): PeriodicTask {
+export function startReconciler(store: AgentStore, intervalMs: number, log: Logger, stillLeader: () => boolean, onMoved?: (move: Move) => void): PeriodicTask {
   const reconciler = new Reconciler(store, log, stillLeader);
+  if (onMoved !== undefined) reconciler.onMoved = onMoved;
   return new PeriodicTask('reconciler', intervalMs, async () => void (await reconciler.pass()), log).start();
 }

@@ -54,7 +54,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.post(
     PATHS.deployAgents,
-    { config: { access: 'operate' }, schema: { body: DeployBody, response: { 200: DeployResponse } } },
+    { config: { access: 'operate' }, schema: { summary: 'Deploy agents (placed by the scheduler)', tags: ['agents'], body: DeployBody, response: { 200: DeployResponse } } },
     async (req) => {
       const b = req.body;
       const config = b.agent_config ?? {};
@@ -78,7 +78,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.get(
     PATHS.agentDeployments,
-    { config: { access: 'read' }, schema: { querystring: ListAgentsQuery, response: { 200: AgentList } } },
+    { config: { access: 'read' }, schema: { summary: 'List agent deployments', tags: ['agents'], querystring: ListAgentsQuery, response: { 200: AgentList } } },
     async (req) => {
       const { container_id: on, limit = DEFAULT_AGENTS_LISTED } = req.query;
       const [containers, errors, matching] = await Promise.all([store.listContainers(), placementErrors(store), agentsMatching(on, limit)]);
@@ -122,7 +122,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.get(
     PATHS.agentAction(':type', ':name', 'deployment'),
-    { config: { access: 'read' }, schema: { params: AgentParams, response: { 200: AgentView } } },
+    { config: { access: 'read' }, schema: { summary: "One agent's deployment, without its config", tags: ['agents'], params: AgentParams, response: { 200: AgentView } } },
     async (req) => {
       const agent = await getAgent(req.params.type, req.params.name);
       return toAgentView(agent, await viewInputs(agent));
@@ -131,7 +131,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.get(
     PATHS.agent(':type', ':name'),
-    { config: { access: 'read' }, schema: { params: AgentParams, response: { 200: AgentDetail } } },
+    { config: { access: 'read' }, schema: { summary: 'One agent, with its config', tags: ['agents'], params: AgentParams, response: { 200: AgentDetail } } },
     async (req) => {
       const agent = await getAgent(req.params.type, req.params.name);
       return toAgentDetail(agent, await viewInputs(agent));
@@ -140,7 +140,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.delete(
     PATHS.agent(':type', ':name'),
-    { config: { access: 'operate' }, schema: { params: AgentParams, response: { 200: DeleteAgentResponse } } },
+    { config: { access: 'operate' }, schema: { summary: 'Remove an agent', tags: ['agents'], params: AgentParams, response: { 200: DeleteAgentResponse } } },
     async (req) => {
       const agent = await getAgent(req.params.type, req.params.name);
       // Deleted first: the owner's next commit then fails (no_agent) even if the deactivate is lost.
@@ -160,7 +160,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
     PATHS.agentAction(':type', ':name', 'migrate'),
     {
       config: { access: 'operate' },
-      schema: { params: AgentParams, body: MigrateBody, response: { 200: MigrateResponse } },
+      schema: { summary: 'Migrate an agent to another container', tags: ['agents'], params: AgentParams, body: MigrateBody, response: { 200: MigrateResponse } },
       // Every field is optional: `curl -X POST .../migrate` without a body is the whole call.
       preValidation: async (req) => {
         req.body ??= {};

@@ -13,7 +13,7 @@ export const clusterActionRoutes: FastifyPluginAsyncTypebox<ManagerContext> = as
 
   app.post(
     PATHS.clusterActions,
-    { config: { access: 'operate' }, schema: { body: ActionBody, response: { 200: ActionResponse } } },
+    { config: { access: 'operate' }, schema: { summary: 'Run a cluster action: rebalance or health_check', tags: ['cluster'], body: ActionBody, response: { 200: ActionResponse } } },
     async (req) => {
       const body = req.body;
       if (body.action === 'health_check') {
@@ -27,7 +27,7 @@ export const clusterActionRoutes: FastifyPluginAsyncTypebox<ManagerContext> = as
     },
   );
 
-  app.get(PATHS.distribution, { config: { access: 'read' }, schema: { response: { 200: Distribution } } }, async () => {
+  app.get(PATHS.distribution, { config: { access: 'read' }, schema: { summary: 'Agent distribution per container, host and type', tags: ['cluster'], response: { 200: Distribution } } }, async () => {
     const [containers, agents] = await Promise.all([store.listContainers(), store.listAgents()]);
     return distributionOf(containers, agents);
   });

@@ -20,7 +20,7 @@ function toEventView(e: ClusterEvent): EventView {
 }
 
 export const clusterRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
-  app.get(PATHS.clusterStatus, { config: { access: 'read' }, schema: { response: { 200: ClusterStatus } } }, async () => {
+  app.get(PATHS.clusterStatus, { config: { access: 'read' }, schema: { summary: 'Cluster status: counts, capacity, containers, deployments, managers, leader', tags: ['cluster'], response: { 200: ClusterStatus } } }, async () => {
     const [containers, leader, managers, agents] = await Promise.all([
       ctx.view.containers(STATUS_MAX_AGE_MS),
       ctx.store.getLeader(),
@@ -42,7 +42,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (a
     PATHS.events,
     {
       config: { access: 'read' },
-      schema: { querystring: EventsQuery, response: { 200: Type.Object({ events: Type.Array(EventView) }) } },
+      schema: { summary: 'Cluster events after an id (joins, leaves, failures, placements)', tags: ['cluster'], querystring: EventsQuery, response: { 200: Type.Object({ events: Type.Array(EventView) }) } },
     },
     async (req) => {
       const events = await ctx.store.listEvents({

@@ -16,7 +16,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 export const communicationRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
   app.post(
     MESSAGE_PATHS.communication,
-    { config: { access: 'operate' }, schema: { body: CommunicationBody, response: { 200: CommunicationResponse, '4xx': ErrorBody } } },
+    { config: { access: 'operate' }, schema: { summary: 'Send a control message to a container', tags: ['cluster'], body: CommunicationBody, response: { 200: CommunicationResponse, '4xx': ErrorBody } } },
     async (req) => {
       const { container_id: containerId, message_type: messageType } = req.body;
       const control: OperatorControlBody = { message_type: messageType, payload: req.body.payload ?? {}, from: 'api' };

@@ -25,7 +25,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
 
   app.post(
     PATHS.register,
-    { config: { access: 'container' }, schema: { body: RegisterBody, response: { 200: RegisterResponse } } },
+    { config: { access: 'container' }, schema: { summary: 'Register a container (returns its id, epoch and lease)', tags: ['containers'], body: RegisterBody, response: { 200: RegisterResponse } } },
     async (req) => {
       const b = req.body;
       const leaseIntervalMs = b.lease_interval_ms ?? config.leaseIntervalMs;
@@ -60,7 +60,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
 
   app.get(
     PATHS.containers,
-    { config: { access: 'read' }, schema: { querystring: ListContainersQuery, response: { 200: ContainerList } } },
+    { config: { access: 'read' }, schema: { summary: 'List containers', tags: ['containers'], querystring: ListContainersQuery, response: { 200: ContainerList } } },
     async (req) => {
       const all = await ctx.view.containers(LIST_MAX_AGE_MS);
       const shown = req.query.include_inactive === true ? all : all.filter((c) => c.state === 'active');
@@ -71,7 +71,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
 
   app.get(
     PATHS.container(':id'),
-    { config: { access: 'read' }, schema: { params: ContainerIdParams, response: { 200: ContainerView } } },
+    { config: { access: 'read' }, schema: { summary: 'One container', tags: ['containers'], params: ContainerIdParams, response: { 200: ContainerView } } },
     async (req) => {
       const record = await store.getContainer(req.params.id);
       if (record === null) throw new NotFoundError('container', req.params.id);
@@ -82,7 +82,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
   // The HTTP fallback of the lease for containers that cannot reach Redis themselves.
   app.post(
     PATHS.containerAction(':id', 'heartbeat'),
-    { config: { access: 'container' }, schema: { params: ContainerIdParams, body: HeartbeatBody, response: { 200: HeartbeatResponse } } },
+    { config: { access: 'container' }, schema: { summary: "Renew a container's lease", tags: ['containers'], params: ContainerIdParams, body: HeartbeatBody, response: { 200: HeartbeatResponse } } },
     async (req) => {
       const record = await store.getContainer(req.params.id);
       if (record === null) throw new NotFoundError('container', req.params.id);
@@ -107,7 +107,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
     PATHS.containerAction(':id', 'deregister'),
     {
       config: { access: 'container' },
-      schema: { params: ContainerIdParams, body: HeartbeatBody, response: { 200: Type.Object({ success: Type.Literal(true), container_id: Type.String() }) } },
+      schema: { summary: 'Deregister a container (by itself)', tags: ['containers'], params: ContainerIdParams, body: HeartbeatBody, response: { 200: Type.Object({ success: Type.Literal(true), container_id: Type.String() }) } },
     },
     async (req) => {
       if (await store.deregisterContainer(req.params.id, req.body.epoch)) {
@@ -124,6 +124,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
     {
       config: { access: 'operate' },
       schema: {
+        summary: 'Remove a container (force to remove an active one)', tags: ['containers'],
         params: ContainerIdParams,
         querystring: DeleteContainerQuery,
         response: { 200: Type.Object({ success: Type.Literal(true), container_id: Type.String() }) },
@@ -143,13 +144,18 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
     },
   );
 
+  const AVAILABILITY_SUMMARY = {
+    cordon: 'Cordon a container: no new agents are placed on it',
+    uncordon: 'Uncordon a container: it is schedulable again',
+    drain: 'Drain a container: its agents are moved elsewhere',
+  } as const;
   const availabilityAction = (action: 'cordon' | 'uncordon' | 'drain', availability: Availability): void => {
     app.post(
       PATHS.containerAction(':id', action),
       {
         config: { access: 'operate' },
         // No body: `curl -X POST .../cordon` is the whole call.
-        schema: { params: ContainerIdParams, response: { 200: ContainerActionResponse } },
+        schema: { summary: AVAILABILITY_SUMMARY[action], tags: ['containers'], params: ContainerIdParams, response: { 200: ContainerActionResponse } },
       },
       async (req) => {
         const record = await store.setAvailability(req.params.id, availability);

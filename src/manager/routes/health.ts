@@ -10,13 +10,13 @@ export const READY_PING_TIMEOUT_MS = 1_000;
 export const healthRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
   app.get(
     PATHS.health,
-    { config: { access: 'public' }, schema: { response: { 200: HealthResponse } } },
+    { config: { access: 'public' }, schema: { summary: 'Liveness: the manager process answers', tags: ['health'], response: { 200: HealthResponse } } },
     async () => ({ status: 'healthy', timestamp: new Date().toISOString(), version: VERSION }),
   );
 
   app.get(
     PATHS.ready,
-    { config: { access: 'public' }, schema: { response: { 200: ReadyResponse, 503: ReadyResponse } } },
+    { config: { access: 'public' }, schema: { summary: 'Readiness: the store answers within 1 s (503 otherwise)', tags: ['health'], response: { 200: ReadyResponse, 503: ReadyResponse } } },
     async (_req, reply) => {
       const timestamp = new Date().toISOString();
       try {

@@ -64,6 +64,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessagingContext> = async 
     {
       config: { access: 'operate' },
       schema: {
+        summary: 'Send a message to an agent (ask or tell, optionally wait for the reply)', tags: ['messages'],
         params: AgentParams,
         body: SendMessageBody,
         // No 503 schema: store_unavailable and shutting_down share the status with different bodies.
@@ -148,7 +149,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessagingContext> = async 
 
   app.get(
     MESSAGE_PATHS.agentMessage(':type', ':name', ':message_id'),
-    { config: { access: 'operate' }, schema: { params: AgentMessageParams, response: { 200: MessageOutcome, '4xx': ErrorBody } } },
+    { config: { access: 'operate' }, schema: { summary: 'Poll the outcome of a message', tags: ['messages'], params: AgentMessageParams, response: { 200: MessageOutcome, '4xx': ErrorBody } } },
     async (req) => {
       const agentId = `${req.params.type}/${req.params.name}`;
       const messageId = req.params.message_id.toLowerCase();

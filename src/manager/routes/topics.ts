@@ -39,7 +39,7 @@ export const topicRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.post(
     MESSAGE_PATHS.topicMessages(':topic'),
-    { config: { access: 'operate' }, schema: { params: TopicParams, body: PublishBody, response: { 200: PublishResponse, '4xx': ErrorBody } } },
+    { config: { access: 'operate' }, schema: { summary: "Publish a message to a topic's subscribers", tags: ['messages'], params: TopicParams, body: PublishBody, response: { 200: PublishResponse, '4xx': ErrorBody } } },
     async (req) => {
       const { topic } = req.params;
       const body = messageText(req.body.message, 'message');
@@ -77,7 +77,7 @@ export const topicRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.get(
     MESSAGE_PATHS.topicSubscribers(':topic'),
-    { config: { access: 'read' }, schema: { params: TopicParams, response: { 200: SubscribersResponse, '4xx': ErrorBody } } },
+    { config: { access: 'read' }, schema: { summary: "List a topic's subscribers", tags: ['messages'], params: TopicParams, response: { 200: SubscribersResponse, '4xx': ErrorBody } } },
     async (req) => {
       const subscribers = await store.subscribers(req.params.topic);
       return { topic: req.params.topic, subscribers, count: subscribers.length };
@@ -86,7 +86,7 @@ export const topicRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.post(
     MESSAGE_PATHS.topicSubscribers(':topic'),
-    { config: { access: 'operate' }, schema: { params: TopicParams, body: SubscribeBody, response: { 200: SubscriptionResponse, '4xx': ErrorBody } } },
+    { config: { access: 'operate' }, schema: { summary: 'Subscribe an agent to a topic', tags: ['messages'], params: TopicParams, body: SubscribeBody, response: { 200: SubscriptionResponse, '4xx': ErrorBody } } },
     async (req) => {
       const agentId = req.body.agent_id;
       if ((await store.getAgent(agentId)) === null) throw new NotFoundError('agent', agentId);
@@ -98,7 +98,7 @@ export const topicRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
 
   app.delete(
     MESSAGE_PATHS.topicSubscriber(':topic', ':type', ':name'),
-    { config: { access: 'operate' }, schema: { params: TopicSubscriberParams, response: { 200: SubscriptionResponse, '4xx': ErrorBody } } },
+    { config: { access: 'operate' }, schema: { summary: 'Unsubscribe an agent from a topic', tags: ['messages'], params: TopicSubscriberParams, response: { 200: SubscriptionResponse, '4xx': ErrorBody } } },
     async (req) => {
       const agentId = `${req.params.type}/${req.params.name}`;
       await store.unsubscribe(req.params.topic, agentId);
