@@ -23,6 +23,7 @@
  * Knobs for quick runs (defaults are the issue's): BENCH_CONTAINERS, BENCH_STEADY_MS,
  * BENCH_HTTP_WINDOW_MS, BENCH_LATENCY_REQUESTS.
  */
+import { Teardown } from './lib/teardown.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -110,44 +111,10 @@ const round = (v: number, digits = 3): number => (Number.isFinite(v) ? Number(v.
 
 // --- teardown -------------------------------------------------------------------------------
 
-/** Everything started, in order; stopped in reverse at the end, killed at once on a signal. */
-const resources: { name: string; stop: () => Promise<void>; kill: () => void }[] = [];
+const teardown = new Teardown('the manager, simulators and floor server');
 /** For the failure report: the manager's last lines of output. */
 let managerProcess: FlotillaProcess | undefined;
 
-function killEverything(): void {
-  for (const r of [...resources].reverse()) {
-    try {
-      r.kill();
-    } catch {
-      // best effort: we are going down
-    }
-  }
-}
-
-async function stopEverything(): Promise<void> {
-  while (resources.length > 0) {
-    const r = resources.pop()!;
-    try {
-      await Promise.race([r.stop(), sleep(15_000).then(() => r.kill())]);
-    } catch (err) {
-      log(`teardown: ${r.name}: ${(err as Error).message}`);
-      r.kill();
-    }
-  }
-}
-
-// The redis helper also kills its server on these signals and then re-raises the signal, which
-// ends this process without an 'exit' event: kill our children synchronously here.
-let interrupted: NodeJS.Signals | undefined;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = signal;
-    console.error(`\n${signal}: killing the manager, simulators and floor server`);
-    killEverything();
-  });
-}
-process.once('exit', killEverything);
 
 // --- small helpers --------------------------------------------------------------------------
 
@@ -271,7 +238,7 @@ async function run() {
 
   // Redis and the manager.
   const redis: RedisServer = await startRedisServer();
-  resources.push({ name: 'redis-server', stop: () => redis.stop(), kill: () => redis.kill9() });
+  teardown.track('redis-server', () => redis.stop(), () => redis.kill9());
   log(`redis-server ${redis.url} (pid ${redis.pid})`);
 
   const port = await freePort();
@@ -286,7 +253,7 @@ async function run() {
     FLOTILLA_PREFIX: prefix,
   });
   managerProcess = manager;
-  resources.push({ name: 'manager', stop: async () => void (await manager.stop()), kill: () => manager.kill9() });
+  teardown.track('manager', async () => void (await manager.stop()), () => manager.kill9());
   const managerUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${managerUrl}/ready`, 20_000);
   await waitFor('the manager to become leader', async () => {
@@ -297,13 +264,13 @@ async function run() {
 
   // The bench's own view of the store, for the status breakdown.
   const store = await createStore({ redisUrl: redis.url, prefix, name: 'bench-observer' });
-  resources.push({ name: 'bench store', stop: () => store.close(), kill: () => void store.close() });
+  teardown.track('bench store', () => store.close(), () => void store.close());
   // Containers down right now, in O(1): the detector removes the lease of each container it marks
   // down, and nothing else removes one here (no container deregisters). Counting events instead
   // would undercount once the capped event log wraps.
   const leaseKeys = new RedisKeys(prefix);
   const observer = connectRedis(redis.url, { name: 'bench-lease-count' });
-  resources.push({ name: 'bench lease counter', stop: async () => void (await observer.quit()), kill: () => observer.disconnect() });
+  teardown.track('bench lease counter', async () => void (await observer.quit()), () => observer.disconnect());
   const downNow = async (): Promise<number> => CONTAINERS - (await observer.zcard(leaseKeys.leases));
 
   // Simulators and the floor server.
@@ -319,9 +286,9 @@ async function run() {
       SIM_HTTP_CONNECTIONS: String(SIM_HTTP_CONNECTIONS),
     }),
   );
-  for (const s of sims) resources.push({ name: s.label, stop: () => s.stop({ type: 'stop' }), kill: () => s.killNow() });
+  for (const s of sims) teardown.track(s.label, () => s.stop({ type: 'stop' }), () => s.killNow());
   const floor: Floor = new TsChild('floor-server', 'bench/control-plane/floor-server.ts', {});
-  resources.push({ name: 'floor-server', stop: () => floor.stop({ type: 'stop' }), kill: () => floor.killNow() });
+  teardown.track('floor-server', () => floor.stop({ type: 'stop' }), () => floor.killNow());
   const floorListening = floor.next('listening', IPC_TIMEOUT_MS);
   await Promise.all(sims.map((s) => s.next('ready', IPC_TIMEOUT_MS)));
   const floorPort = (await floorListening).port;
@@ -335,7 +302,7 @@ async function run() {
     pools.push(pool);
     return pool;
   };
-  resources.push({ name: 'http pools', stop: () => Promise.allSettled(pools.map((p) => p.close())).then(() => undefined), kill: () => undefined });
+  teardown.track('http pools', () => Promise.allSettled(pools.map((p) => p.close())).then(() => undefined), () => undefined);
   const registerPool = openPool(managerUrl, REGISTER_CONCURRENCY);
 
   const mgrCpu = new CpuMeter('manager', manager.pid);
@@ -346,7 +313,7 @@ async function run() {
 
   // --- 1. registration floor: the same registrations straight into the store (no HTTP) -----
   const floorStore = new RedisStore({ redis: connectRedis(redis.url, { name: 'bench-floor' }), prefix: `${prefix}floor:` });
-  resources.push({ name: 'floor store', stop: () => floorStore.close(), kill: () => void floorStore.close() });
+  teardown.track('floor store', () => floorStore.close(), () => void floorStore.close());
   const floorRegStart = performance.now();
   await runBounded(FIRST_BATCH, REGISTER_CONCURRENCY, REGISTER_MAX_MS, async (i) => {
     await floorStore.registerContainer(toStoreRegistration(registration(i)));
@@ -694,8 +661,8 @@ try {
   console.log(`\n${text}\n\nfigures written to ${RESULTS_FILE}`);
   if (!passed) exitCode = 1;
 } catch (err) {
-  if (interrupted !== undefined) {
-    console.error(`benchmark interrupted by ${interrupted}: no figures`);
+  if (teardown.interrupted !== undefined) {
+    console.error(`benchmark interrupted by ${teardown.interrupted}: no figures`);
     exitCode = 130;
   } else {
     console.error(`\nbenchmark failed: ${inspect(err, { depth: 3 })}`);
@@ -704,7 +671,7 @@ try {
   }
 } finally {
   log('tearing down');
-  await stopEverything();
+  await teardown.stopAll(log);
   log('done');
 }
 process.exit(exitCode);

@@ -36,6 +36,7 @@
  * BENCH_PHASES (a comma-separated subset of raw,flotilla,moleculer,memory: prints its series and
  * writes no results), BENCH_CPU_PROFILE_DIR (the Flotilla containers write V8 CPU profiles there).
  */
+import { Teardown } from './lib/teardown.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -125,54 +126,10 @@ const round = (v: number, digits = 3): number => (Number.isFinite(v) ? Number(v.
 
 // --- teardown -------------------------------------------------------------------------------
 
-/** Everything started, in order; stopped in reverse at the end, killed at once on a signal. */
-const resources: { name: string; stop: () => Promise<void>; kill: () => void }[] = [];
+const teardown = new Teardown('the manager, containers and peers');
+const track = teardown.track.bind(teardown);
+const release = teardown.release.bind(teardown);
 
-function track(name: string, stop: () => Promise<void>, kill: () => void): void {
-  resources.push({ name, stop, kill });
-}
-
-/** Stops one tracked resource now (and forgets it). */
-async function release(name: string): Promise<void> {
-  const i = resources.findIndex((r) => r.name === name);
-  if (i < 0) return;
-  const [r] = resources.splice(i, 1);
-  await Promise.race([r!.stop(), sleep(15_000).then(() => r!.kill())]).catch(() => r!.kill());
-}
-
-function killEverything(): void {
-  for (const r of [...resources].reverse()) {
-    try {
-      r.kill();
-    } catch {
-      // best effort: we are going down
-    }
-  }
-}
-
-async function stopEverything(): Promise<void> {
-  while (resources.length > 0) {
-    const r = resources.pop()!;
-    try {
-      await Promise.race([r.stop(), sleep(15_000).then(() => r.kill())]);
-    } catch (err) {
-      log(`teardown: ${r.name}: ${(err as Error).message}`);
-      r.kill();
-    }
-  }
-}
-
-// The redis helper kills its server on these signals and re-raises the signal, which ends this
-// process without an 'exit' event: kill our children synchronously here.
-let interrupted: NodeJS.Signals | undefined;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = signal;
-    console.error(`\n${signal}: killing the manager, containers and peers`);
-    killEverything();
-  });
-}
-process.once('exit', killEverything);
 
 /** For the failure report: the last lines of each Flotilla process. */
 const flotillaProcesses: FlotillaProcess[] = [];
@@ -751,8 +708,8 @@ try {
 } catch (err) {
   if (err instanceof PartialRun) {
     // printed above
-  } else if (interrupted !== undefined) {
-    console.error(`benchmark interrupted by ${interrupted}: no figures`);
+  } else if (teardown.interrupted !== undefined) {
+    console.error(`benchmark interrupted by ${teardown.interrupted}: no figures`);
     exitCode = 130;
   } else {
     console.error(`\nbenchmark failed: ${inspect(err, { depth: 3 })}`);
@@ -761,7 +718,7 @@ try {
   }
 } finally {
   log('tearing down');
-  await stopEverything();
+  await teardown.stopAll(log);
   log('done');
 }
 process.exit(exitCode);
