@@ -19,28 +19,33 @@ export function messageText(value: unknown, field: string): string {
   return text;
 }
 
-/** Appends; 404 when the agent does not exist. Returns whether it was a retry of a known id. */
-export async function acceptMessage(store: MessageStore, agentId: string, message: MailboxMessage): Promise<{ duplicate: boolean }> {
+/**
+ * Appends; 404 when the agent does not exist. Returns whether it was a retry of a known id, and
+ * the agent's owner as the append saw it (read in the same atomic step).
+ */
+export async function acceptMessage(store: MessageStore, agentId: string, message: MailboxMessage): Promise<{ duplicate: boolean; owner: string | null }> {
   const result: AppendResult = await store.appendMessage(agentId, message);
   if (!result.ok) throw new NotFoundError('agent', agentId);
-  return { duplicate: result.duplicate };
+  return { duplicate: result.duplicate, owner: result.owner };
 }
 
 /** Pauses before the second and third try of a ring. */
 const RING_RETRY_DELAYS_MS = [50, 200];
 
 /**
- * Rings the agent's current owner (read after the append, so a move in between rings the new
- * one). Unplaced: no ring, the container that activates it reads its mailbox. Tried three times;
+ * Rings `owner`, the agent's owner as its append saw it: no second read. If the agent moved since,
+ * the old owner forwards the ring to the new one (runtime), and the new owner read its mailbox when
+ * it activated the agent. Unplaced (null): no ring, the container that activates it reads its
+ * mailbox. Tried three times;
  * then only logged, because the message is already accepted: a container re-reads its agents'
  * mailboxes after its own inbox reads failed (what a store outage causes), and any later ring for
  * the agent (a retry of this request rings again) makes it read everything unhandled.
  */
-export async function ringOwner(store: MessageStore, agentId: string, log: Logger): Promise<void> {
+export async function ringOwner(store: MessageStore, agentId: string, owner: string | null, log: Logger): Promise<void> {
+  if (owner === null) return;
   for (let attempt = 0; ; attempt++) {
     try {
-      const agent = await store.getAgent(agentId);
-      if (agent?.containerId) await store.pushInbox(containerInbox(agent.containerId), { kind: 'ring', ref: agentId, body: RING_BODY });
+      await store.pushInbox(containerInbox(owner), { kind: 'ring', ref: agentId, body: RING_BODY });
       return;
     } catch (err) {
       const delay = RING_RETRY_DELAYS_MS[attempt];

@@ -83,8 +83,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessagingContext> = async 
       const accepted = { message_id: messageId, agent_id: agentId, status: 'accepted' as const };
 
       if (kind === 'tell') {
-        const { duplicate } = await acceptMessage(store, agentId, message);
-        await ringOwner(store, agentId, log);
+        const { duplicate, owner } = await acceptMessage(store, agentId, message);
+        await ringOwner(store, agentId, owner, log);
         return duplicate ? answer(reply, await duplicateAnswer(agentId, messageId)) : reply.code(202).send(accepted);
       }
 
@@ -95,8 +95,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessagingContext> = async 
         // and keeps it a full retention past the deadline (an `expired` reply comes after it).
         const markTtlMs = untilDeadlineMs + retentionMs;
         await markAccepted(store, messageId, agentId, markTtlMs);
-        const { duplicate } = await acceptMessage(store, agentId, { ...message, replyTo: replyInbox(messageId), deadlineMs: Date.now() + untilDeadlineMs });
-        await ringOwner(store, agentId, log);
+        const { duplicate, owner } = await acceptMessage(store, agentId, { ...message, replyTo: replyInbox(messageId), deadlineMs: Date.now() + untilDeadlineMs });
+        await ringOwner(store, agentId, owner, log);
         return duplicate ? answer(reply, await duplicateAnswer(agentId, messageId, markTtlMs)) : reply.code(202).send(accepted);
       }
 
@@ -111,13 +111,14 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessagingContext> = async 
       const pending = replies.wait(messageId, timeoutMs, gone.signal);
       try {
         let duplicate: boolean;
+        let owner: string | null;
         try {
-          ({ duplicate } = await acceptMessage(store, agentId, { ...message, replyTo: ctx.inbox, deadlineMs }));
+          ({ duplicate, owner } = await acceptMessage(store, agentId, { ...message, replyTo: ctx.inbox, deadlineMs }));
         } catch (err) {
           pending.cancel();
           throw err;
         }
-        await ringOwner(store, agentId, log);
+        await ringOwner(store, agentId, owner, log);
         // A retry while the first try waits on this manager: wait with it. Otherwise answer now.
         if (duplicate && replies.waitersFor(messageId) <= 1) {
           pending.cancel();

@@ -65,7 +65,7 @@ export const topicRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
         delivered.push(agentId);
         if (result.duplicate) duplicates += 1;
         // Rung on a retry too: the first try may have failed between its append and its ring.
-        await ringOwner(store, agentId, log);
+        await ringOwner(store, agentId, result.owner, log);
       };
       for (let i = 0; i < subscribers.length; i += PUBLISH_CONCURRENCY) {
         await Promise.all(subscribers.slice(i, i + PUBLISH_CONCURRENCY).map(deliver));
