@@ -122,7 +122,7 @@ export const MigrateBody = Type.Object(
   {
     /** Default: wherever the agent's own strategy and constraints place it, away from its container. */
     target_container_id: Type.Optional(SafeName),
-    /** false (start with empty state) is not supported yet. */
+    /** false: start on the new container with a fresh state (the type's `init` runs again); the mailbox and watermark are kept. */
     preserve_state: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },
@@ -137,6 +137,8 @@ export const MigrateResponse = Type.Object({
   host_address: Type.String(),
   state: Type.String(),
   reason: Type.String(),
+  /** Whether the agent kept its state (false: it was reset). Optional only for older managers, which do not send it. */
+  preserve_state: Type.Optional(Type.Boolean()),
 });
 export type MigrateResponse = Static<typeof MigrateResponse>;
 

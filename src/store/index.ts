@@ -38,6 +38,7 @@ export {
   type AgentRecord,
   type AgentState,
   type AppendResult,
+  type AssignAgentOptions,
   type CommitResult,
   type InboxEntry,
   type InboxEntryKind,

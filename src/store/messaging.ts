@@ -32,6 +32,8 @@
  *   reply goes.
  * - Entry ids are canonical `<ms>-<seq>` (no leading zeros); anything else is a StoreError.
  * - `error` is kept only while the agent is `failed`; any other state clears it.
+ * - `assignAgent` can reset the agent's state (`resetState`, for a migrate without state) in the
+ *   step that moves the fence: a separate delete could race the old owner's last commit.
  * - Deleting an agent does not remove its topic subscriptions (other slots) nor its dedup keys
  *   (they expire): a publisher that meets `no_agent` unsubscribes it.
  */
@@ -171,6 +173,12 @@ export interface PushInboxOptions {
   ttlMs?: number;
 }
 
+/** Options of `assignAgent`. */
+export interface AssignAgentOptions {
+  /** Also delete the agent's state and last reply, in the same step as the fence change. */
+  resetState?: boolean;
+}
+
 export interface InboxEntry {
   entryId: string;
   kind: InboxEntryKind;
@@ -196,8 +204,14 @@ export interface MessageStore {
    * in proportion to the agents it hosts) while nothing changed.
    */
   agentsOnVersion(containerId: string): Promise<number>;
-  /** Sets the fence (owner + epoch) and state together; null owner unplaces it. */
-  assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null>;
+  /**
+   * Sets the fence (owner + epoch) and state together; null owner unplaces it. With
+   * `resetState`, the same atomic step also deletes the agent's state and its last reply, so the
+   * next owner starts fresh (its type's `init` runs again) and the old owner, whose commits the new
+   * fence refuses, can never write state after the reset. The mailbox, the watermark and `turns`
+   * are kept: every accepted, unhandled message is still handled, once.
+   */
+  assignAgent(id: string, owner: Fence | null, state: AgentState, opts?: AssignAgentOptions): Promise<AgentRecord | null>;
   /**
    * Lifecycle changes that do not move the agent (e.g. active → failed). Fenced when `fence` is
    * given. `error` only with `failed`. False when the agent is unknown or the fence does not match.

@@ -10,6 +10,7 @@ import {
   MAILBOX_READ_MAX,
   MESSAGE_KINDS,
   type AgentState,
+  type AssignAgentOptions,
   type InboxEntry,
   type MailboxMessage,
   type NewAgent,
@@ -63,6 +64,12 @@ export function assertError(state: AgentState, error: string | undefined): void 
 
 export function assertOptionalFence(fence: Fence | null | undefined): void {
   if (fence !== null && fence !== undefined) assertFence(fence);
+}
+
+export function assertAssignOptions(opts: AssignAgentOptions | undefined): void {
+  if (opts?.resetState !== undefined && typeof opts.resetState !== 'boolean') {
+    throw new StoreError(`resetState must be a boolean (got ${JSON.stringify(opts.resetState)})`);
+  }
 }
 
 export function assertMessage(message: MailboxMessage): void {

@@ -504,6 +504,51 @@ export function describeMessagingContract(name: string, makeStore: MakeMessaging
         assert.equal((await store.getAgent('w/a'))?.turns, 3);
       });
 
+      it('assignAgent with resetState clears state and last reply with the fence change, keeping mailbox and watermark', async () => {
+        const [e1, e2, e3] = await placedWithMail('w/a', 3);
+        await store.commitTurn('w/a', c1, { entryId: e1!, state: '"s1"', reply: { inbox: 'c1', ref: 'r1', body: '"one"' } });
+        const c2: Fence = { owner: 'c2', epoch: 5 };
+        const moved = await store.assignAgent('w/a', c2, 'activating', { resetState: true });
+        assert.deepEqual([moved?.containerId, moved?.epoch, moved?.state, moved?.lastHandled, moved?.turns], ['c2', 5, 'activating', e1, 1]);
+        assert.equal(await peer.loadAgentState('w/a'), null);
+        assert.equal(await peer.lastReply('w/a'), null);
+        assert.equal(await peer.mailboxDepth('w/a'), 2);
+        assert.deepEqual(
+          (await peer.readMailbox('w/a', e1!)).map((e) => e.entryId),
+          [e2, e3],
+        );
+
+        // The old owner can never write state after the reset: the new fence refuses its commit.
+        assert.deepEqual(await store.commitTurn('w/a', c1, { entryId: e2!, state: '"zombie"', reply: { inbox: 'c1', ref: 'r2', body: '"z"' } }), {
+          ok: false,
+          reason: 'not_owner',
+        });
+        assert.equal(await store.loadAgentState('w/a'), null);
+        assert.equal(await store.lastReply('w/a'), null);
+
+        // The new owner starts fresh from the next unhandled entry.
+        assert.deepEqual(await peer.commitTurn('w/a', c2, { entryId: e2!, state: '"fresh"' }), { ok: true });
+        assert.equal(await store.loadAgentState('w/a'), '"fresh"');
+
+        // Without the option (and with it false) the state is kept; an unknown agent is null; a bad option is refused.
+        await store.assignAgent('w/a', { owner: 'c2', epoch: 6 }, 'active', { resetState: false });
+        await store.assignAgent('w/a', { owner: 'c2', epoch: 7 }, 'active');
+        assert.equal(await store.loadAgentState('w/a'), '"fresh"');
+        assert.equal(await store.assignAgent('w/ghost', c2, 'active', { resetState: true }), null);
+        await assert.rejects(store.assignAgent('w/a', c2, 'active', { resetState: 'yes' as unknown as boolean }), StoreError);
+        assert.equal((await store.getAgent('w/a'))?.epoch, 7);
+      });
+
+      it('assignAgent with resetState re-fences on the same container too: the old epoch is refused', async () => {
+        const [e1, e2] = await placedWithMail('w/a', 2);
+        await store.commitTurn('w/a', c1, { entryId: e1!, state: '"s1"' });
+        await store.assignAgent('w/a', { owner: 'c1', epoch: 2 }, 'activating', { resetState: true });
+        assert.deepEqual(await store.commitTurn('w/a', c1, { entryId: e2!, state: '"zombie"' }), { ok: false, reason: 'stale_epoch' });
+        assert.equal(await store.loadAgentState('w/a'), null);
+        assert.equal((await store.getAgent('w/a'))?.lastHandled, e1);
+        assert.equal(await store.mailboxDepth('w/a'), 1);
+      });
+
       it('lets exactly one of two containers racing on the same entry with the same fence commit', async () => {
         const ids = await placedWithMail('w/a', 5);
         for (const [i, entryId] of ids.entries()) {

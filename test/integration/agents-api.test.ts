@@ -235,10 +235,6 @@ describe('agents API', () => {
       assert.equal((await c.call('POST', '/api/v1/cluster/agents/echo/m/migrate', { target_container_id: 'c1' })).status, 409);
       assert.equal((await c.call('POST', '/api/v1/cluster/agents/echo/m/migrate', { target_container_id: 'nowhere' })).status, 404);
       assert.equal((await c.call('POST', '/api/v1/cluster/agents/echo/none/migrate', {})).status, 404);
-      const clear = await c.call<ErrorBody>('POST', '/api/v1/cluster/agents/echo/m/migrate', { preserve_state: false });
-      assert.equal(clear.status, 400);
-      assert.equal(clear.body.field, 'preserve_state');
-      assert.equal((await c.store.getAgent('echo/m'))?.containerId, 'c1');
 
       const moved = await c.call<MigrateResponse>('POST', '/api/v1/cluster/agents/echo/m/migrate');
       assert.equal(moved.status, 200, JSON.stringify(moved.body));
@@ -250,6 +246,7 @@ describe('agents API', () => {
         host_address: '127.0.0.1',
         state: 'activating',
         reason: undefined,
+        preserve_state: true,
       });
       const record = await c.store.getAgent('echo/m');
       assert.deepEqual([record?.containerId, record?.epoch], ['c2', c2.epoch]);
@@ -269,6 +266,49 @@ describe('agents API', () => {
           ['c2', 'c1', 'migrate'],
         ],
       );
+    }));
+
+  test('migrate with preserve_state false resets the state in the fence change, keeping mailbox and watermark', () =>
+    withCluster(async (c) => {
+      const c1 = await c.container('c1');
+      const c2 = await c.container('c2');
+      await deploy(c, { name: 'fresh', preferred_container: 'c1' });
+      const fence = { owner: 'c1', epoch: c1.epoch };
+      // c1 handled one message (state and reply committed); two more are waiting.
+      const ids: string[] = [];
+      for (const n of [1, 2, 3]) {
+        const appended = await c.store.appendMessage('echo/fresh', { messageId: `m-${n}`, kind: 'tell', from: 'api', body: JSON.stringify({ n }) });
+        assert.ok(appended.ok);
+        ids.push(appended.entryId);
+      }
+      assert.deepEqual(await c.store.commitTurn('echo/fresh', fence, { entryId: ids[0]!, state: '{"seen":1}', reply: { inbox: 'api', ref: 'm-1', body: '{}' } }), { ok: true });
+
+      const res = await c.call<MigrateResponse>('POST', '/api/v1/cluster/agents/echo/fresh/migrate', { target_container_id: 'c2', preserve_state: false });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(res.body, {
+        success: true,
+        agent_id: 'echo/fresh',
+        from_container_id: 'c1',
+        container_id: 'c2',
+        host_address: '127.0.0.1',
+        state: 'activating',
+        reason: 'preferred container',
+        preserve_state: false,
+      });
+      const record = await c.store.getAgent('echo/fresh');
+      assert.deepEqual([record?.containerId, record?.epoch, record?.lastHandled, record?.turns], ['c2', c2.epoch, ids[0], 1]);
+      assert.equal(await c.store.loadAgentState('echo/fresh'), null, 'the new owner runs init again');
+      assert.equal(await c.store.lastReply('echo/fresh'), null);
+      assert.equal(await c.store.mailboxDepth('echo/fresh'), 2, 'nothing accepted is lost');
+      assert.deepEqual(
+        (await c.store.readMailbox('echo/fresh', record!.lastHandled)).map((e) => e.entryId),
+        ids.slice(1),
+      );
+      // The old owner's late commit is refused by the new fence: it cannot write state after the reset.
+      assert.deepEqual(await c.store.commitTurn('echo/fresh', fence, { entryId: ids[1]!, state: '{"seen":2}' }), { ok: false, reason: 'not_owner' });
+      assert.equal(await c.store.loadAgentState('echo/fresh'), null);
+      assert.deepEqual((await c.controls('c1')).at(-1), { agent: 'echo/fresh', op: 'deactivate' });
+      assert.deepEqual(await c.controls('c2'), [{ agent: 'echo/fresh', op: 'activate' }]);
     }));
 
   test('delete removes the record and tells the owner', () =>

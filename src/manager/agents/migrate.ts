@@ -1,8 +1,11 @@
 /**
  * Moving one agent on request: to a given container (which must pass the agent's own filters), or
  * wherever its strategy and constraints place it away from where it is. The agent keeps its
- * mailbox, watermark and state; the fence moves, so the old owner's next commit is refused and
- * the new owner continues with the next unhandled message.
+ * mailbox and watermark, and its state unless `preserveState` is false; the fence moves, so the old
+ * owner's next commit is refused and the new owner continues with the next unhandled message.
+ * Without state, the state and last reply are deleted in the same store step as the fence change
+ * (assignAgent's `resetState`), so the new owner runs the type's `init` again and the old owner
+ * cannot write state after the reset.
  */
 import type { ContainerRecord } from '../../protocol/container.js';
 import { fleetFromPlacements, InvalidPlacementRequestError, place } from '../../scheduler/index.js';
@@ -18,9 +21,6 @@ export interface MigrateRequest {
 }
 
 export async function migrateAgent(store: AgentStore, req: MigrateRequest): Promise<{ move: Move; from: string; state: string }> {
-  if (!req.preserveState) {
-    throw new HttpError(400, 'not_supported', 'body: preserve_state=false is not supported yet (the store cannot clear an agent\'s state)', 'preserve_state');
-  }
   const agent = await store.getAgent(req.agentId);
   if (agent === null) throw new NotFoundError('agent', req.agentId);
   const current = agent.containerId;
@@ -56,7 +56,7 @@ export async function migrateAgent(store: AgentStore, req: MigrateRequest): Prom
     cause: 'migrate',
     reason: result.reason,
   };
-  const moved = await applyMove(store, move);
+  const moved = await applyMove(store, move, { resetState: !req.preserveState });
   if (moved === null) throw new NotFoundError('agent', req.agentId);
   return { move, from: current, state: moved.state };
 }

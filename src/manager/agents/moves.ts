@@ -6,7 +6,7 @@
 import type { ClusterEventType } from '../../protocol/events.js';
 import type { ContainerRecord } from '../../protocol/container.js';
 import { containerInbox, type ControlBody, type ControlOp } from '../../protocol/runtime.js';
-import type { AgentRecord, MessageStore } from '../../store/messaging.js';
+import type { AgentRecord, AssignAgentOptions, MessageStore } from '../../store/messaging.js';
 import type { ClusterStore } from '../../store/store.js';
 import type { Orphaned } from './placement.js';
 
@@ -54,10 +54,11 @@ export async function releaseFrom(store: MessageStore, owner: ContainerRecord | 
 
 /**
  * Fences the agent to `to` (state `activating`), tells both containers, logs the event. Null when
- * the agent was deleted meanwhile (nothing else is done then).
+ * the agent was deleted meanwhile (nothing else is done then). `resetState` clears the agent's
+ * state in the same step as the fence change (see MessageStore.assignAgent).
  */
-export async function applyMove(store: AgentStore, move: Move): Promise<AgentRecord | null> {
-  const record = await store.assignAgent(move.agentId, { owner: move.to.id, epoch: move.to.epoch }, 'activating');
+export async function applyMove(store: AgentStore, move: Move, opts: AssignAgentOptions = {}): Promise<AgentRecord | null> {
+  const record = await store.assignAgent(move.agentId, { owner: move.to.id, epoch: move.to.epoch }, 'activating', opts);
   if (record === null) return null;
   if (move.from?.id !== move.to.id) await releaseFrom(store, move.from, move.agentId);
   await sendControl(store, move.to.id, move.agentId, 'activate');

@@ -168,12 +168,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
     },
     async (req) => {
       const agentId = `${req.params.type}/${req.params.name}`;
-      const { move, from, state } = await migrateAgent(store, {
-        agentId,
-        target: req.body.target_container_id,
-        preserveState: req.body.preserve_state ?? true,
-      });
-      req.log.info({ agent: agentId, from, to: move.to.id }, 'agent migrated');
+      const preserveState = req.body.preserve_state ?? true;
+      const { move, from, state } = await migrateAgent(store, { agentId, target: req.body.target_container_id, preserveState });
+      req.log.info({ agent: agentId, from, to: move.to.id, preserveState }, 'agent migrated');
       return {
         success: true as const,
         agent_id: agentId,
@@ -182,6 +179,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
         host_address: move.to.hostAddress,
         state,
         reason: move.reason,
+        preserve_state: preserveState,
       };
     },
   );

@@ -13,6 +13,7 @@ import {
   type AgentRecord,
   type AgentState,
   type AppendResult,
+  type AssignAgentOptions,
   type CommitResult,
   type InboxEntry,
   type LastReply,
@@ -359,9 +360,9 @@ export class MemoryStore implements ClusterStore, MessageStore {
     return this.agents.version(containerId);
   }
 
-  async assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null> {
+  async assignAgent(id: string, owner: Fence | null, state: AgentState, opts?: AssignAgentOptions): Promise<AgentRecord | null> {
     this.assertOpen();
-    return this.agents.assign(id, owner, state);
+    return this.agents.assign(id, owner, state, opts);
   }
 
   async setAgentState(id: string, state: AgentState, opts?: { fence?: Fence; error?: string }): Promise<boolean> {

@@ -19,6 +19,7 @@ import {
   type AgentRecord,
   type AgentState,
   type AppendResult,
+  type AssignAgentOptions,
   type CommitResult,
   type InboxEntry,
   type LastReply,
@@ -386,8 +387,8 @@ export class RedisStore implements ClusterStore, MessageStore {
     return this.agents.version(containerId);
   }
 
-  assignAgent(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null> {
-    return this.agents.assign(id, owner, state);
+  assignAgent(id: string, owner: Fence | null, state: AgentState, opts?: AssignAgentOptions): Promise<AgentRecord | null> {
+    return this.agents.assign(id, owner, state, opts);
   }
 
   setAgentState(id: string, state: AgentState, opts?: { fence?: Fence; error?: string }): Promise<boolean> {

@@ -3,9 +3,9 @@
  * `{a:<id>}` (record with fence and watermark, state, mailbox, last reply). There are no derived
  * indexes to keep: listAgentsOn reads the records.
  */
-import { NO_ENTRY_ID, type AgentRecord, type AgentState, type LastReply, type MailboxEntry, type NewAgent } from '../../messaging.js';
+import { NO_ENTRY_ID, type AgentRecord, type AgentState, type AssignAgentOptions, type LastReply, type MailboxEntry, type NewAgent } from '../../messaging.js';
 import type { Fence } from '../../store.js';
-import { assertAgentId, assertAgentState, assertError, assertNewAgent, assertOptionalFence } from '../../validate-messaging.js';
+import { assertAgentId, assertAgentState, assertAssignOptions, assertError, assertNewAgent, assertOptionalFence } from '../../validate-messaging.js';
 import { assertSafeName } from '../../../protocol/names.js';
 import { MemoryStream } from '../stream.js';
 
@@ -89,10 +89,11 @@ export class MemoryAgents {
       .sort(compareText);
   }
 
-  assign(id: string, owner: Fence | null, state: AgentState): AgentRecord | null {
+  assign(id: string, owner: Fence | null, state: AgentState, opts: AssignAgentOptions = {}): AgentRecord | null {
     assertAgentId('agent id', id);
     assertOptionalFence(owner);
     assertAgentState(state);
+    assertAssignOptions(opts);
     const slot = this.slots.get(id);
     if (!slot) return null;
     const record = slot.record;
@@ -103,6 +104,10 @@ export class MemoryAgents {
     record.state = state;
     record.updatedAtMs = this.clock();
     if (state !== 'failed') delete record.error;
+    if (opts.resetState === true) {
+      slot.state = null;
+      slot.reply = null;
+    }
     return copyRecord(record);
   }
 

@@ -10,9 +10,9 @@
  *   owner, so the caller's retry (createAgent, assignAgent, deleteAgent again) repairs it; a full
  *   rebuild is a SCAN of `{a:*}:agent` hashes.
  */
-import type { AgentRecord, AgentState, NewAgent } from '../../messaging.js';
+import type { AgentRecord, AgentState, AssignAgentOptions, NewAgent } from '../../messaging.js';
 import { StoreError, type Fence } from '../../store.js';
-import { assertAgentId, assertAgentState, assertError, assertNewAgent, assertOptionalFence } from '../../validate-messaging.js';
+import { assertAgentId, assertAgentState, assertAssignOptions, assertError, assertNewAgent, assertOptionalFence } from '../../validate-messaging.js';
 import { assertSafeName } from '../../../protocol/names.js';
 import { pairsToHash } from '../codec.js';
 import { decodeAgent, newAgentFields } from './codec.js';
@@ -71,11 +71,17 @@ export class RedisAgents {
     });
   }
 
-  async assign(id: string, owner: Fence | null, state: AgentState): Promise<AgentRecord | null> {
+  async assign(id: string, owner: Fence | null, state: AgentState, opts: AssignAgentOptions = {}): Promise<AgentRecord | null> {
     assertAgentId('agent id', id);
     assertOptionalFence(owner);
     assertAgentState(state);
-    const reply = await this.ctx.script('assignAgent', [this.ctx.keys.agent(id)], [owner?.owner ?? '', owner?.epoch ?? 0, state]);
+    assertAssignOptions(opts);
+    const k = this.ctx.keys;
+    const reply = await this.ctx.script(
+      'assignAgent',
+      [k.agent(id), k.agentState(id), k.lastReply(id)],
+      [owner?.owner ?? '', owner?.epoch ?? 0, state, opts.resetState === true ? '1' : '0'],
+    );
     if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to assignAgent');
     if (reply.length === 0) return null;
     const [previous, ...fields] = reply as unknown[];
