@@ -10,7 +10,8 @@ import { EventsQuery } from '../protocol/api.js';
 import { InvalidNameError, isSafeName } from '../protocol/names.js';
 import { DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
 import { DEFAULT_DRAIN_TIMEOUT_S, waitForDrain } from './drain-wait.js';
-import { describeFailure, EXIT_API_ERROR, type Failure, type FailureContext } from './errors.js';
+import { describeFailure, EXIT_API_ERROR, EXIT_USAGE, type Failure, type FailureContext } from './errors.js';
+import { followEventsCommand, parseEventTypes } from './events-follow.js';
 import { renderContainer, renderContainerList, renderEvents, renderStatus } from './views.js';
 
 export const MANAGER_URL_ENV = 'FLOTILLA_URL';
@@ -182,12 +183,27 @@ export function registerClusterCommands(program: Command): void {
 
   registerContainerCommands(program);
 
-  withConnectionOptions(program.command('events').description('list recent cluster events (joins, failures, cordons, elections)'))
+  withConnectionOptions(program.command('events').description('list recent cluster events (joins, failures, cordons, elections); -f follows them live'))
     .option('--limit <n>', `how many events, 1 to ${MAX_EVENTS_LIMIT} (default: the manager's)`, parseLimit)
-    .action((flags: ConnectionFlags & { limit?: number }) =>
-      execute(flags, {}, async (client) => {
+    .option('-f, --follow', 'print events as they happen until Ctrl-C (one JSON line each with --json)')
+    .option('--type <type>', 'with -f: only events of this type (repeat or comma-separate for several)', parseEventTypes)
+    .action(async (flags: ConnectionFlags & { limit?: number; follow?: boolean; type?: string[] }) => {
+      if (flags.follow === true) return follow(flags);
+      if (flags.type !== undefined) return fail({ exitCode: EXIT_USAGE, message: 'error: --type goes with -f (--follow)' });
+      return execute(flags, {}, async (client) => {
         const answer = await client.events(undefined, flags.limit);
         return { json: answer, human: () => renderEvents(answer.events) };
-      }),
-    );
+      });
+    });
+}
+
+async function follow(flags: ConnectionFlags & { limit?: number; type?: string[] }): Promise<void> {
+  if (flags.limit !== undefined) return fail({ exitCode: EXIT_USAGE, message: 'error: --limit does not go with -f (--follow), which starts from now' });
+  try {
+    await followEventsCommand(resolveConnection(flags, process.env), { ...(flags.json === undefined ? {} : { json: flags.json }), ...(flags.type === undefined ? {} : { type: flags.type }) });
+  } catch (err) {
+    const failure = describeFailure(err, {});
+    if (failure === undefined) throw err;
+    fail(failure);
+  }
 }

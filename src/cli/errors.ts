@@ -6,6 +6,7 @@
  */
 import { ApiError, ManagerUnreachableError } from '../client/api-client.js';
 import { ConfigError } from '../common/env.js';
+import { NotAnEventStreamError } from '../client/event-stream.js';
 
 export const EXIT_API_ERROR = 1;
 export const EXIT_USAGE = 2;
@@ -52,6 +53,7 @@ export function describeFailure(err: unknown, context: FailureContext = {}): Fai
     const hint = AUTH_STATUS_CODES.has(err.statusCode) ? '; pass a token with --token or FLOTILLA_TOKEN' : '';
     return { exitCode: EXIT_API_ERROR, message: `error: ${managerMessage} (HTTP ${err.statusCode}${hint})` };
   }
+  if (err instanceof NotAnEventStreamError) return { exitCode: EXIT_API_ERROR, message: `error: ${err.message}` };
   if (err instanceof ConfigError) return { exitCode: EXIT_USAGE, message: `error: ${err.message}` };
   if (err instanceof WaitTimeoutError) return { exitCode: EXIT_TIMED_OUT, message: `error: ${err.message}` };
   return undefined;

@@ -34,6 +34,19 @@ function pad(text: string, to: number, align: Align): string {
   return align === 'right' ? fill + text : text + fill;
 }
 
+/**
+ * One row of columns with set widths (wider cells are not cut), for output printed a row at a
+ * time, such as a followed stream; the last column takes the rest of the line.
+ */
+export function formatFixedRow(columns: readonly (Column & { width: number })[], row: readonly string[]): string {
+  return columns
+    .map((c, i) => {
+      const cell = clean(row[i] ?? '');
+      return i === columns.length - 1 ? cell : pad(cell, c.width, c.align ?? 'left');
+    })
+    .join(COLUMN_GAP);
+}
+
 /** A header row and the rows below it, each column as wide as its widest cell. */
 export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
   const cells = [columns.map((c) => c.header), ...rows.map((row) => columns.map((_, i) => clean(row[i] ?? '')))];

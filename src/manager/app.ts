@@ -22,6 +22,8 @@ import { validatorCompiler } from './validation.js';
 import { ClusterView } from './cluster-view.js';
 import { metricsRoutes, type MetricsSource } from '../observability/index.js';
 import { installOpenApi } from './openapi.js';
+import { EventStreamHub, type EventStreamSettings } from './event-stream.js';
+import { eventStreamRoutes } from './routes/event-stream.js';
 
 export class MissingAccessError extends Error {
   override readonly name = 'MissingAccessError';
@@ -39,6 +41,8 @@ export interface ManagerAppOptions extends Omit<ManagerContext, 'view'> {
   messaging?: Partial<MessagingSettings>;
   /** Served at GET /metrics, outside the API scope (access 'public'); absent: no /metrics. */
   metrics?: MetricsSource;
+  /** The event stream's poll, heartbeat and buffer bounds (tests shorten them); defaults in event-stream.ts. */
+  eventStream?: Partial<EventStreamSettings>;
 }
 
 export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyInstance> {
@@ -65,6 +69,10 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
   await app.register(async (api) => {
     if (opts.authenticate !== undefined) api.addHook('onRequest', opts.authenticate);
     await api.register(clusterRoutes, ctx);
+    // One poller for every stream client; ended first on close, so open streams do not hold it up.
+    const hub = new EventStreamHub(ctx.store, ctx.log, opts.eventStream);
+    app.addHook('preClose', () => hub.close());
+    await api.register(eventStreamRoutes, { hub });
     await api.register(containerRoutes, ctx);
     await api.register(agentRoutes, ctx);
     await api.register(clusterActionRoutes, ctx);

@@ -11,6 +11,7 @@ import type { ClusterStore } from '../store/store.js';
 import { buildManagerApp } from './app.js';
 import type { MessagingSettings } from './messaging-context.js';
 import type { ManagerConfig } from './config.js';
+import type { EventStreamSettings } from './event-stream.js';
 import { SESSION_TRUST_AFTER_INTERVALS, disconnectWindowMs, startFailureDetector } from './control/failure-detector.js';
 import { LeaderElector } from './control/leader.js';
 import { startReconciler } from './control/reconciler.js';
@@ -27,6 +28,8 @@ export interface ManagerOptions {
   authenticate?: onRequestHookHandler;
   /** Reply retention and reader timings (tests shorten them); defaults in messaging-context.ts. */
   messaging?: Partial<MessagingSettings>;
+  /** The event stream's poll, heartbeat and buffer bounds (tests shorten them); defaults in event-stream.ts. */
+  eventStream?: Partial<EventStreamSettings>;
 }
 
 export class Manager {
@@ -69,6 +72,7 @@ export class Manager {
       ...(this.metrics === null ? {} : { metrics: this.metrics }),
       ...(this.opts.authenticate ? { authenticate: this.opts.authenticate } : {}),
       ...(this.opts.messaging ? { messaging: this.opts.messaging } : {}),
+      ...(this.opts.eventStream ? { eventStream: this.opts.eventStream } : {}),
     });
     await this.app.listen({ port: config.port, host: config.bindAddress });
     const address = this.app.server.address();

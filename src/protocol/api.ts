@@ -205,6 +205,15 @@ export const EventsQuery = Type.Object(
 );
 export type EventsQuery = Static<typeof EventsQuery>;
 
+/** An event id as the store gives it (`<ms>-<seq>`). */
+const EventId = Type.String({ pattern: '^\\d+-\\d+$', maxLength: 40 });
+
+/** `GET /cluster/events/stream`: start after this id (the `Last-Event-ID` header wins). */
+export const EventStreamQuery = Type.Object({ after: Type.Optional(EventId) }, { additionalProperties: false });
+export type EventStreamQuery = Static<typeof EventStreamQuery>;
+export const EventStreamHeaders = Type.Object({ 'last-event-id': Type.Optional(EventId) });
+export type EventStreamHeaders = Static<typeof EventStreamHeaders>;
+
 export const EventView = Type.Object({
   id: Type.String(),
   type: Type.String(),

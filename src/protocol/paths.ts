@@ -15,6 +15,7 @@ export const PATHS = {
   containerAction: (id: string, action: 'heartbeat' | 'deregister' | 'cordon' | 'uncordon' | 'drain') =>
     `${API_PREFIX}/cluster/containers/${seg(id)}/${action}`,
   events: `${API_PREFIX}/cluster/events`,
+  eventStream: `${API_PREFIX}/cluster/events/stream`,
   deployAgents: `${API_PREFIX}/cluster/agents/deploy`,
   agentDeployments: `${API_PREFIX}/cluster/agents/deployments`,
   /** An agent id `type/name` is two path segments. */

@@ -12,13 +12,19 @@ export interface RecordedRequest {
   /** Path and query, as sent. */
   url: string;
   authorization: string | undefined;
+  /** The `Last-Event-ID` header (an event stream resuming). */
+  lastEventId: string | undefined;
   body: string;
 }
 
 export interface CannedAnswer {
   status: number;
-  /** JSON-encoded unless it is a string, which is sent as text/html. */
+  /** JSON-encoded unless it is a string, which is sent as text/html (or as `contentType`). */
   body: unknown;
+  /** For a string body: its content type instead of text/html (e.g. text/event-stream). */
+  contentType?: string;
+  /** Send the body but leave the response open (a stream that goes on) until close(). */
+  keepOpen?: boolean;
 }
 
 /**
@@ -46,12 +52,15 @@ export async function startFakeManager(routes: Routes): Promise<FakeManager> {
     req.on('end', () => {
       const method = req.method ?? 'GET';
       const url = req.url ?? '/';
-      requests.push({ method, url, authorization: req.headers.authorization, body });
+      const lastEventId = req.headers['last-event-id'];
+      requests.push({ method, url, authorization: req.headers.authorization, lastEventId: Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, body });
       const canned = routes[`${method} ${url}`];
       const answer = (Array.isArray(canned) ? (canned.length > 1 ? canned.shift() : canned[0]) : canned) ?? { status: 404, body: notFoundBody(`route ${method} ${url}`) };
       const isText = typeof answer.body === 'string';
-      res.writeHead(answer.status, { 'content-type': isText ? 'text/html' : 'application/json' });
-      res.end(isText ? answer.body : JSON.stringify(answer.body));
+      res.writeHead(answer.status, { 'content-type': isText ? (answer.contentType ?? 'text/html') : 'application/json' });
+      const text = isText ? (answer.body as string) : JSON.stringify(answer.body);
+      if (answer.keepOpen === true) res.write(text);
+      else res.end(text);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,5 +1,5 @@
 /** Runs the real `flotilla` entry point as a child process, as an operator's shell would. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,10 +14,22 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  // The developer's own settings must not leak into what the tests see; nor may the test
-  // runner's NODE_TEST_CONTEXT, which would make the child act as a test-runner worker and hang.
+/**
+ * The developer's own settings must not leak into what the tests see; nor may the test
+ * runner's NODE_TEST_CONTEXT, which would make the child act as a test-runner worker and hang.
+ */
+function childEnv(): NodeJS.ProcessEnv {
   const { FLOTILLA_URL: _url, FLOTILLA_TOKEN: _token, NODE_TEST_CONTEXT: _ctx, ...inherited } = process.env;
+  return inherited;
+}
+
+/** A long-running command (`events -f`), for tests that read its output as it comes and signal it. */
+export function spawnCli(args: readonly string[]): ChildProcess {
+  return spawn(process.execPath, [MAIN, ...args], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: CLI_TIMEOUT_MS });
+}
+
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const inherited = childEnv();
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,

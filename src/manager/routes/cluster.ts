@@ -5,19 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { ManagerContext } from '../context.js';
 import { summarizeCluster } from '../status.js';
 import { STATUS_MAX_AGE_MS } from '../cluster-view.js';
-import type { ClusterEvent } from '../../protocol/events.js';
-
-function toEventView(e: ClusterEvent): EventView {
-  return {
-    id: e.id,
-    type: e.type,
-    timestamp: new Date(e.atMs).toISOString(),
-    ...(e.containerId === undefined ? {} : { container_id: e.containerId }),
-    ...(e.epoch === undefined ? {} : { epoch: e.epoch }),
-    ...(e.managerId === undefined ? {} : { manager_id: e.managerId }),
-    data: e.data,
-  };
-}
+import { toEventView } from '../event-stream.js';
 
 export const clusterRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
   app.get(PATHS.clusterStatus, { config: { access: 'read' }, schema: { summary: 'Cluster status: counts, capacity, containers, deployments, managers, leader', tags: ['cluster'], response: { 200: ClusterStatus } } }, async () => {
