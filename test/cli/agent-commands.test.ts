@@ -6,25 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AgentDetail, AgentList, AgentView, DeployResponse, MigrateResponse } from '../../src/protocol/agents-api.js';
 import type { ContainerActionResponse, ErrorBody } from '../../src/protocol/api.js';
-import { ACTIVE, startFakeManager, type FakeManager, type Routes } from './fake-manager.js';
+import { ACTIVE, lineWith, withFake } from './fake-manager.js';
 import { runCli } from './run-cli.js';
 
 const AGENTS = '/api/v1/cluster/agents';
-
-async function withFake(routes: Routes, fn: (fake: FakeManager) => Promise<void>): Promise<void> {
-  const fake = await startFakeManager(routes);
-  try {
-    await fn(fake);
-  } finally {
-    await fake.close();
-  }
-}
-
-function lineWith(text: string, needle: string): string {
-  const line = text.split('\n').find((l) => l.includes(needle));
-  assert.ok(line !== undefined, `no line with ${needle} in:\n${text}`);
-  return line;
-}
 
 const isoAgo = (ms: number): string => new Date(Date.now() - ms).toISOString();
 

@@ -13,34 +13,14 @@ import {
   closedPort,
   DOWN,
   EVENTS,
-  startFakeManager,
   STATUS,
-  type FakeManager,
-  type Routes,
+  withFake,
+  lineWith,
+  assertNoStackTrace,
 } from './fake-manager.js';
 import { runCli } from './run-cli.js';
 
 const CONTAINERS = '/api/v1/cluster/containers';
-
-async function withFake(routes: Routes, fn: (fake: FakeManager) => Promise<void>): Promise<void> {
-  const fake = await startFakeManager(routes);
-  try {
-    await fn(fake);
-  } finally {
-    await fake.close();
-  }
-}
-
-/** The line of `text` that mentions `needle`, so a row's cells can be checked together. */
-function lineWith(text: string, needle: string): string {
-  const line = text.split('\n').find((l) => l.includes(needle));
-  assert.ok(line !== undefined, `no line with ${needle} in:\n${text}`);
-  return line;
-}
-
-function assertNoStackTrace(stderr: string): void {
-  assert.doesNotMatch(stderr, /^\s+at /m, `stack trace on stderr:\n${stderr}`);
-}
 
 function errorBody(statusCode: number, error: string, message: string): ErrorBody {
   return { error, message, status_code: statusCode };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import type { EventView } from '../../src/protocol/api.js';
-import { closedPort, EVENTS, startFakeManager, type CannedAnswer, type FakeManager, type Routes } from './fake-manager.js';
+import { closedPort, EVENTS, withFake, type CannedAnswer } from './fake-manager.js';
 import { runCli, spawnCli } from './run-cli.js';
 
 const STREAM = 'GET /api/v1/cluster/events/stream';
@@ -18,15 +18,6 @@ function sse(events: readonly EventView[]): string {
 
 const streamOf = (events: readonly EventView[], keepOpen = false): CannedAnswer => ({ status: 200, body: sse(events), contentType: 'text/event-stream', keepOpen });
 const NO_MORE: CannedAnswer = { status: 204, body: '', contentType: 'text/plain' };
-
-async function withFake(routes: Routes, fn: (fake: FakeManager) => Promise<void>): Promise<void> {
-  const fake = await startFakeManager(routes);
-  try {
-    await fn(fake);
-  } finally {
-    await fake.close();
-  }
-}
 
 const [JOINED, ELECTED] = EVENTS.events as [EventView, EventView];
 

@@ -3,6 +3,7 @@
  * serves canned JSON (typed with the wire types, so it cannot drift from them silently) and
  * records every request. The real manager is exercised by the end-to-end tests.
  */
+import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClusterStatus, ContainerList, ContainerView, ErrorBody, EventView } from '../../src/protocol/api.js';
@@ -166,3 +167,24 @@ export const EVENTS: { events: EventView[] } = {
     { id: '1700000000500-0', type: 'leader_elected', timestamp: '2023-11-14T22:13:20.500Z', manager_id: 'mgr-a', data: { term: 4 } },
   ],
 };
+
+/** Runs `fn` against a fake manager serving `routes`, and closes it whatever happens. */
+export async function withFake(routes: Routes, fn: (fake: FakeManager) => Promise<void>): Promise<void> {
+  const fake = await startFakeManager(routes);
+  try {
+    await fn(fake);
+  } finally {
+    await fake.close();
+  }
+}
+
+/** The line of `text` that mentions `needle`, so a row's cells can be checked together. */
+export function lineWith(text: string, needle: string): string {
+  const line = text.split('\n').find((l) => l.includes(needle));
+  assert.ok(line !== undefined, `no line with ${needle} in:\n${text}`);
+  return line;
+}
+
+export function assertNoStackTrace(stderr: string): void {
+  assert.doesNotMatch(stderr, /^\s+at /m, `stack trace on stderr:\n${stderr}`);
+}

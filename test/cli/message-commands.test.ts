@@ -8,27 +8,14 @@ import { describe, test } from 'node:test';
 import type { ErrorBody } from '../../src/protocol/api.js';
 import type { MessageOutcome, NoReplyBody, PublishResponse, SubscribersResponse, SubscriptionResponse } from '../../src/protocol/messages-api.js';
 import { EXIT_NO_REPLY } from '../../src/cli/message-commands.js';
-import { closedPort, startFakeManager, type FakeManager, type Routes } from './fake-manager.js';
+import { assertNoStackTrace, closedPort, withFake } from './fake-manager.js';
 import { runCli } from './run-cli.js';
 
 const SEND = '/api/v1/agents/echo/a/messages';
 const ID = '3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 
-async function withFake(routes: Routes, fn: (fake: FakeManager) => Promise<void>): Promise<void> {
-  const fake = await startFakeManager(routes);
-  try {
-    await fn(fake);
-  } finally {
-    await fake.close();
-  }
-}
-
 function outcome(overrides: Partial<MessageOutcome>): MessageOutcome {
   return { message_id: ID, agent_id: 'echo/a', status: 'completed', ...overrides };
-}
-
-function assertNoStackTrace(stderr: string): void {
-  assert.doesNotMatch(stderr, /^\s+at /m, `stack trace on stderr:\n${stderr}`);
 }
 
 describe('flotilla message commands', { concurrency: 4 }, () => {
