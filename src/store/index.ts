@@ -8,6 +8,7 @@ import { connectRedis, waitForRedis } from './redis/connection.js';
 import { RedisStore } from './redis/redis-store.js';
 import type { MessageStore } from './messaging.js';
 import type { ClusterStore } from './store.js';
+import type { ObservabilityStore } from './observability.js';
 
 export {
   EVENTS_MAX_LENGTH,
@@ -53,6 +54,22 @@ export {
   type TurnCommit,
   type TurnReply,
 } from './messaging.js';
+export {
+  LOG_LEVELS,
+  LOG_LEVEL_VALUES,
+  LOG_READ_MAX,
+  LOG_SCAN_MAX,
+  LOGS_MAX_LENGTH,
+  isLogLevel,
+  type LatencyReport,
+  type LatencySample,
+  type LogLevelName,
+  type LogPage,
+  type LogQuery,
+  type LogRecord,
+  type ObservabilityStore,
+  type StoredLog,
+} from './observability.js';
 export { compareStreamIds, isStreamId } from './stream-id.js';
 export { RESOURCE_MAX_LENGTH } from './validate.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.js';
@@ -69,7 +86,7 @@ export {
 } from './redis/connection.js';
 
 /** What a process gets from createStore: both halves of the store. */
-export type Store = ClusterStore & MessageStore;
+export type Store = ClusterStore & MessageStore & ObservabilityStore;
 
 export interface CreateStoreOptions {
   /** `redis://` or `rediss://`; without one (or empty) the store is in memory. */

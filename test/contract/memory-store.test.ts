@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../src/store/index.js';
 import { describeStoreContract, registration } from './store-contract.js';
+import { describeObservabilityContract } from './observability-contract.js';
 
 describeStoreContract('memory', async () => {
+  const store = new MemoryStore();
+  return { store, cleanup: () => store.close() };
+});
+
+describeObservabilityContract('memory', async () => {
   const store = new MemoryStore();
   return { store, cleanup: () => store.close() };
 });

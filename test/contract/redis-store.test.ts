@@ -18,6 +18,7 @@ import {
 } from '../../src/store/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { describeStoreContract, registration } from './store-contract.js';
+import { describeObservabilityContract } from './observability-contract.js';
 
 const READY_TIMEOUT_MS = 5_000;
 /** How long a call may take to fail once Redis is gone (the connection options promise ~3 s). */
@@ -59,6 +60,19 @@ async function keysUnder(prefix: string): Promise<string[]> {
 }
 
 describeStoreContract('redis', async () => {
+  const prefix = randomPrefix();
+  const store = await connectedStore(server.url, prefix);
+  return {
+    store,
+    cleanup: async () => {
+      const keys = await keysUnder(prefix);
+      if (keys.length > 0) await admin.del(...keys);
+      await store.close();
+    },
+  };
+});
+
+describeObservabilityContract('redis', async () => {
   const prefix = randomPrefix();
   const store = await connectedStore(server.url, prefix);
   return {

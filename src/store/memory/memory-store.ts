@@ -5,6 +5,9 @@
  * here too, so both stores hand back exactly the same records. The messaging part (MessageStore)
  * is delegated to the small modules in messaging/.
  */
+import { MemoryLogs } from './observability/logs.js';
+import { MemoryLatency } from './observability/latency.js';
+import type { LatencyReport, LogPage, LogQuery, LogRecord, ObservabilityStore } from '../observability.js';
 import type { Availability, ContainerRecord, ContainerRegistration } from '../../protocol/container.js';
 import type { ClusterEvent, ClusterEventType } from '../../protocol/events.js';
 import { AVAILABILITY_EVENTS } from '../availability-event.js';
@@ -69,7 +72,7 @@ function jsonCopy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-export class MemoryStore implements ClusterStore, MessageStore {
+export class MemoryStore implements ClusterStore, MessageStore, ObservabilityStore {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly containers = new Map<string, ContainerRecord>();
@@ -89,12 +92,17 @@ export class MemoryStore implements ClusterStore, MessageStore {
   private readonly topics = new MemoryTopics();
   private readonly inboxes: MemoryInboxes;
 
+  private readonly logs: MemoryLogs;
+  private readonly latency: MemoryLatency;
+
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? Date.now;
     const dedupTtlMs = assertPositiveInteger('messageDedupTtlMs', options.messageDedupTtlMs ?? MESSAGE_DEDUP_TTL_MS);
     this.agents = new MemoryAgents(this.clock);
     this.mailboxes = new MemoryMailboxes(this.agents, new MemoryDedup(dedupTtlMs), this.clock);
     this.inboxes = new MemoryInboxes(this.clock);
+    this.logs = new MemoryLogs(this.clock);
+    this.latency = new MemoryLatency(this.clock);
   }
 
   // --- containers -------------------------------------------------------------------------
@@ -331,6 +339,28 @@ export class MemoryStore implements ClusterStore, MessageStore {
     this.assertOpen();
     assertEventQuery(query);
     return this.events.list(query);
+  }
+
+  // --- shipped logs and latency reports (ObservabilityStore; see observability/) ----------
+
+  async appendLogs(records: readonly LogRecord[]): Promise<void> {
+    this.assertOpen();
+    this.logs.append(records);
+  }
+
+  async readLogs(query: LogQuery): Promise<LogPage> {
+    this.assertOpen();
+    return this.logs.read(query);
+  }
+
+  async putLatency(report: LatencyReport, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    this.latency.put(report, ttlMs);
+  }
+
+  async listLatency(containerIds: readonly string[]): Promise<LatencyReport[]> {
+    this.assertOpen();
+    return this.latency.list(containerIds);
   }
 
   // --- agents, mailboxes, turns, topics, inboxes (MessageStore; see messaging/) ----------

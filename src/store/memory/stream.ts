@@ -43,6 +43,12 @@ export class MemoryStream<T> {
     return this.items.slice(start, start + limit);
   }
 
+  /** The entries strictly before `beforeId` (all, when null), newest first, at most `limit`. */
+  before(beforeId: string | null, limit: number): StreamItem<T>[] {
+    const end = beforeId === null ? this.items.length : this.firstAtOrAfter(beforeId);
+    return this.items.slice(Math.max(0, end - limit), end).reverse();
+  }
+
   /** Drops the entries at or before `id` (XTRIM MINID to the id after it). */
   dropThrough(id: string): void {
     const keep = this.firstAfter(id);
@@ -52,6 +58,17 @@ export class MemoryStream<T> {
   /** Keeps the newest `maxLength` entries. */
   capTo(maxLength: number): void {
     if (this.items.length > maxLength) this.items = this.items.slice(this.items.length - maxLength);
+  }
+
+  private firstAtOrAfter(id: string): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareStreamIds(this.items[mid]!.id, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Index of the first entry with an id after `id` (binary search: ids increase). */

@@ -121,4 +121,14 @@ export class RedisKeys {
   inbox(inbox: string): string {
     return `${this.prefix}{i:${inbox}}:inbox`;
   }
+
+  /** Stream: the shipped logs of every host, capped ~LOGS_MAX_LENGTH (its own slot: it is busy). */
+  get logs(): string {
+    return `${this.prefix}{l}:logs`;
+  }
+
+  /** String with a PX expiry: one container's latest latency report (JSON), in `{c}` so MGET works on Redis Cluster. */
+  latency(containerId: string): string {
+    return `${this.prefix}{c}:latency:${containerId}`;
+  }
 }

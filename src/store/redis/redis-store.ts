@@ -75,6 +75,9 @@ import type { RedisContext } from './messaging/context.js';
 import { RedisInboxes } from './messaging/inbox.js';
 import { RedisMailboxes } from './messaging/mailbox.js';
 import { RedisTopics } from './messaging/topics.js';
+import { RedisLogs } from './observability/logs.js';
+import { RedisLatency } from './observability/latency.js';
+import type { LatencyReport, LogPage, LogQuery, LogRecord, ObservabilityStore } from '../observability.js';
 
 export interface RedisStoreOptions {
   redis: Redis;
@@ -91,7 +94,7 @@ type EventFields = Omit<ClusterEvent, 'id' | 'type' | 'atMs'>;
 const FENCE_FAILURES = new Set(['no_fence', 'not_owner', 'stale_epoch']);
 const RENEW_FAILURES = new Set(['unknown', 'stale_epoch', 'down']);
 
-export class RedisStore implements ClusterStore, MessageStore {
+export class RedisStore implements ClusterStore, MessageStore, ObservabilityStore {
   readonly kind = 'redis';
   readonly keys: RedisKeys;
   private readonly redis: Redis;
@@ -120,6 +123,8 @@ export class RedisStore implements ClusterStore, MessageStore {
   private readonly mailboxes: RedisMailboxes;
   private readonly topics: RedisTopics;
   private readonly inboxes: RedisInboxes;
+  private readonly logs: RedisLogs;
+  private readonly latency: RedisLatency;
 
   constructor(options: RedisStoreOptions) {
     this.redis = options.redis;
@@ -139,6 +144,8 @@ export class RedisStore implements ClusterStore, MessageStore {
     this.mailboxes = new RedisMailboxes(context, assertPositiveInteger('messageDedupTtlMs', options.messageDedupTtlMs ?? MESSAGE_DEDUP_TTL_MS));
     this.topics = new RedisTopics(context);
     this.inboxes = new RedisInboxes(context, this.blocking);
+    this.logs = new RedisLogs(context);
+    this.latency = new RedisLatency(context);
   }
 
   // --- containers -------------------------------------------------------------------------
@@ -363,6 +370,24 @@ export class RedisStore implements ClusterStore, MessageStore {
       return this.redis.xrange(key, '-', '+');
     });
     return entries.map(decodeEvent);
+  }
+
+  // --- shipped logs and latency reports (ObservabilityStore; see observability/) ----------
+
+  appendLogs(records: readonly LogRecord[]): Promise<void> {
+    return this.logs.append(records);
+  }
+
+  readLogs(query: LogQuery): Promise<LogPage> {
+    return this.logs.read(query);
+  }
+
+  putLatency(report: LatencyReport, ttlMs: number): Promise<void> {
+    return this.latency.put(report, ttlMs);
+  }
+
+  listLatency(containerIds: readonly string[]): Promise<LatencyReport[]> {
+    return this.latency.list(containerIds);
   }
 
   // --- agents, mailboxes, turns, topics, inboxes (MessageStore; see messaging/) ----------
