@@ -15,6 +15,7 @@ import type {
   RegisterResponse,
 } from '../protocol/api.js';
 import { PATHS } from '../protocol/paths.js';
+import type { LatencyMatrix, LogsPage } from '../protocol/observability-api.js';
 import {
   MESSAGE_PATHS,
   type CommunicationResponse,
@@ -160,6 +161,15 @@ export class ApiClient {
     return this.call('GET', `${PATHS.events}${qs === '' ? '' : `?${qs}`}`);
   }
 
+  // --- observability ----------------------------------------------------------------------------
+  logs(query: LogsFilter & { after?: string; limit?: number } = {}): Promise<LogsPage> {
+    return this.call('GET', logsPath(query));
+  }
+
+  latency(): Promise<LatencyMatrix> {
+    return this.call('GET', PATHS.latency);
+  }
+
   // --- agents (control plane) ------------------------------------------------------------------
   deployAgents(body: DeployBody): Promise<DeployResponse> {
     return this.call('POST', PATHS.deployAgents, body);
@@ -223,4 +233,19 @@ export class ApiClient {
   controlMessage(containerId: string, messageType: string, payload?: unknown): Promise<CommunicationResponse> {
     return this.call('POST', MESSAGE_PATHS.communication, { container_id: containerId, message_type: messageType, ...(payload === undefined ? {} : { payload }) });
   }
+}
+
+/** The filters of `GET /api/v1/logs`. */
+export interface LogsFilter {
+  agent?: string;
+  container?: string;
+  level?: string;
+}
+
+/** `GET /api/v1/logs` with these parameters (`follow` for the SSE form). */
+export function logsPath(query: LogsFilter & { after?: string; limit?: number; follow?: boolean }): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+  const qs = q.toString();
+  return `${PATHS.logs}${qs === '' ? '' : `?${qs}`}`;
 }

@@ -73,13 +73,13 @@ export const RECONNECT_GIVE_UP_MS = 60_000;
 /** How long to wait for the response headers of one attempt. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-export interface FollowOptions {
+export interface FollowOptions<T = EventView> {
   baseUrl: string;
   token?: string;
   /** Start after this event id; else from now. */
   after?: string;
   signal: AbortSignal;
-  onEvent: (event: EventView) => void;
+  onEvent: (event: T) => void;
   /** Each time a stream opens (the first time and after every reconnect). */
   onConnect?: () => void;
   /** A disconnect and the wait before the next attempt (for a line on stderr). */
@@ -114,7 +114,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * ManagerUnreachableError; after that, disconnects are retried with backoff, resuming after the
  * last event seen, until no stream has been open for `giveUpMs`. 4xx answers are ApiError.
  */
-export async function followEvents(opts: FollowOptions): Promise<FollowEnd> {
+export function followEvents(opts: FollowOptions): Promise<FollowEnd> {
+  return followStream(PATHS.eventStream, opts);
+}
+
+/**
+ * followEvents for any of the manager's SSE streams: `path` (with its query string) answers
+ * `text/event-stream` whose messages carry ids to resume from and one JSON value each.
+ */
+export async function followStream<T>(path: string, opts: FollowOptions<T>): Promise<FollowEnd> {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
   const initialMs = opts.backoff?.initialMs ?? RECONNECT_INITIAL_MS;
   const maxMs = opts.backoff?.maxMs ?? RECONNECT_MAX_MS;
@@ -148,7 +156,7 @@ export async function followEvents(opts: FollowOptions): Promise<FollowEnd> {
     const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache' };
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
     if (lastId !== undefined) headers['last-event-id'] = lastId;
-    const res = await request(`${baseUrl}${PATHS.eventStream}`, {
+    const res = await request(`${baseUrl}${path}`, {
       method: 'GET',
       headers,
       headersTimeout: CONNECT_TIMEOUT_MS,
@@ -168,7 +176,7 @@ export async function followEvents(opts: FollowOptions): Promise<FollowEnd> {
       } catch {
         body = undefined;
       }
-      throw new ApiError(res.statusCode, body, `GET ${PATHS.eventStream} → ${res.statusCode}: ${body?.message ?? text.slice(0, 200)}`);
+      throw new ApiError(res.statusCode, body, `GET ${path} → ${res.statusCode}: ${body?.message ?? text.slice(0, 200)}`);
     }
     const type = String(res.headers['content-type'] ?? '');
     if (!type.startsWith('text/event-stream')) {
@@ -185,9 +193,9 @@ export async function followEvents(opts: FollowOptions): Promise<FollowEnd> {
       lastConnectedAt = Date.now();
       for (const message of parser.feed(chunk)) {
         if (message.id !== undefined) lastId = message.id;
-        let view: EventView;
+        let view: T;
         try {
-          view = JSON.parse(message.data) as EventView;
+          view = JSON.parse(message.data) as T;
         } catch {
           continue;
         }

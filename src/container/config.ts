@@ -4,6 +4,7 @@ import { EXTERNAL_IP_CHECKS, type ExternalIpCheck } from '../common/network.js';
 import { DEFAULT_AGENT_PORT } from '../protocol/paths.js';
 import { isSafeName } from '../protocol/names.js';
 import type { Resources } from '../protocol/container.js';
+import { DEFAULT_LATENCY_INTERVAL_MS, LATENCY_INTERVAL_MIN_MS } from '../observability/latency-probe.js';
 
 export const DEFAULT_CONTAINER_LEASE_INTERVAL_MS = 1_000;
 export const DEFAULT_CONTAINER_LEASE_TIMEOUT_MS = 3_000;
@@ -29,6 +30,10 @@ export interface ContainerConfig {
   token: string | undefined;
   /** Serve Prometheus `GET /metrics` (FLOTILLA_METRICS, default on). */
   metrics: boolean;
+  /** Ship this process's log lines to the store's shared log (FLOTILLA_LOG_SHIPPING, default on; needs REDIS_URL). */
+  logShipping: boolean;
+  /** Measure round trips to Redis, the manager and peers this often (FLOTILLA_LATENCY_INTERVAL_MS; 0 = off). */
+  latencyIntervalMs: number;
 }
 
 /** The first non-internal IPv4 address of this host, for when EXTERNAL_IP is not set. */
@@ -42,6 +47,15 @@ export function guessExternalIp(): string {
 function defaultName(): string {
   const h = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return isSafeName(h) ? h : 'container';
+}
+
+/** 0 turns latency probing off; otherwise at least LATENCY_INTERVAL_MIN_MS, so probes stay a trickle. */
+function latencyInterval(env: Env): number {
+  const ms = envInt(env, 'FLOTILLA_LATENCY_INTERVAL_MS', DEFAULT_LATENCY_INTERVAL_MS, { min: 0, max: 3_600_000 });
+  if (ms !== 0 && ms < LATENCY_INTERVAL_MIN_MS) {
+    throw new ConfigError(`FLOTILLA_LATENCY_INTERVAL_MS (${ms}) must be 0 (off) or at least ${LATENCY_INTERVAL_MIN_MS}`);
+  }
+  return ms;
 }
 
 export function containerConfigFromEnv(env: Env = process.env): ContainerConfig {
@@ -82,5 +96,7 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     leaseTimeoutMs,
     token: envString(env, 'FLOTILLA_TOKEN'),
     metrics: envBool(env, 'FLOTILLA_METRICS', true),
+    logShipping: envBool(env, 'FLOTILLA_LOG_SHIPPING', true),
+    latencyIntervalMs: latencyInterval(env),
   };
 }

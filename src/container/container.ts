@@ -13,7 +13,7 @@ import type { ContainerConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
 import { buildContainerServer, type ContainerStatusView } from './server.js';
-import { ContainerMetrics } from '../observability/index.js';
+import { ContainerMetrics, LatencyProbe } from '../observability/index.js';
 
 export class DuplicateNameError extends Error {
   override readonly name = 'DuplicateNameError';
@@ -53,6 +53,8 @@ export class AgentContainer {
   private readonly retiredLease = { renewals: 0, misses: 0 };
   /** Null when FLOTILLA_METRICS=off. */
   readonly metrics: ContainerMetrics | null;
+  /** Times round trips to Redis, the manager and peers; null without a store or when turned off. */
+  private readonly latency: LatencyProbe | null;
   /** Set when joining failed for good (e.g. the manager refused the registration). */
   fatal: Error | null = null;
   onFatal: ((err: Error) => void) | null = null;
@@ -79,6 +81,10 @@ export class AgentContainer {
           });
     this.leaseIntervalMs = o.config.leaseIntervalMs;
     this.leaseTimeoutMs = o.config.leaseTimeoutMs;
+    this.latency =
+      o.store === undefined || o.config.latencyIntervalMs === 0
+        ? null
+        : new LatencyProbe({ selfId: o.config.name, store: o.store, managerUrl: o.config.managerUrl, intervalMs: o.config.latencyIntervalMs, log: o.log });
   }
 
   get id(): string {
@@ -206,6 +212,7 @@ export class AgentContainer {
       });
       this.keeper.start();
       this.lifecycle = 'active';
+      this.latency?.start();
       await this.runtime?.start(res.epoch);
     })().catch((err: unknown) => {
       // A refused registration cannot be fixed by retrying: stop, and let the runner exit.
@@ -244,6 +251,7 @@ export class AgentContainer {
     this.lifecycle = 'stopping';
     this.stopping.abort();
     await this.joining;
+    await this.latency?.stop();
     await this.runtime?.stop();
     await this.keeper?.stop();
     if (wasActive && this.epoch !== null) await this.deregister(this.epoch);

@@ -6,6 +6,7 @@ import { createStore } from '../store/index.js';
 import type { Store } from '../store/index.js';
 import { containerConfigFromEnv, type ContainerConfig } from './config.js';
 import { AgentContainer } from './container.js';
+import { LogShipper } from '../observability/index.js';
 import { agentModulesFromEnv, loadAgentTypes } from '../agents/load.js';
 import type { AnyAgentDefinition } from '../sdk/types.js';
 
@@ -20,7 +21,9 @@ export async function runContainerCommand(env = process.env): Promise<void> {
   } catch (err) {
     exitWithConfigError(err);
   }
-  const log = createLogger({ role: 'container', container: config.name });
+  // The shipper buffers from the first line; it ships once the store exists (and only with one).
+  const shipper = config.logShipping && config.redisUrl !== undefined ? new LogShipper(createLogger({ role: 'container', container: config.name })) : undefined;
+  const log = createLogger({ role: 'container', container: config.name }, undefined, shipper);
   if (ipWarning !== undefined) log.warn(ipWarning);
   if (config.externalIpGuessed) {
     log.warn({ externalIp: config.externalIp }, `EXTERNAL_IP is not set: advertising ${config.externalIp}; set EXTERNAL_IP to the address other hosts reach this one at`);
@@ -33,6 +36,7 @@ export async function runContainerCommand(env = process.env): Promise<void> {
       exitWithConfigError(err);
     }
     log.info({ redis: redactUrl(config.redisUrl) }, 'renewing the lease in Redis');
+    shipper?.start(store);
   } else {
     log.warn('REDIS_URL is not set: renewing the lease over HTTP through the manager');
   }
@@ -41,6 +45,7 @@ export async function runContainerCommand(env = process.env): Promise<void> {
   log.info({ agentTypes: agentTypes.map((t) => t.type) }, store === undefined ? 'no store access: hosting no agents' : 'serving agent types');
   const stop = async (): Promise<void> => {
     await container.stop();
+    await shipper?.stop();
     await store?.close();
   };
   container.onFatal = () => {

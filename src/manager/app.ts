@@ -24,6 +24,8 @@ import { metricsRoutes, type MetricsSource } from '../observability/index.js';
 import { installOpenApi } from './openapi.js';
 import { EventStreamHub, type EventStreamSettings } from './event-stream.js';
 import { eventStreamRoutes } from './routes/event-stream.js';
+import { observabilityRoutes } from './routes/observability.js';
+import { LogFollowers } from './log-follow.js';
 
 export class MissingAccessError extends Error {
   override readonly name = 'MissingAccessError';
@@ -82,6 +84,9 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
     await api.register(messageRoutes, messaging);
     await api.register(topicRoutes, ctx);
     await api.register(communicationRoutes, ctx);
+    const followers = new LogFollowers(ctx.store, ctx.log);
+    app.addHook('preClose', () => followers.close());
+    await api.register(observabilityRoutes, { ctx, followers });
   });
   return app;
 }

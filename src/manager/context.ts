@@ -1,13 +1,14 @@
 import type { Logger } from '../common/logger.js';
 import type { MessageStore } from '../store/messaging.js';
 import type { ClusterStore } from '../store/store.js';
+import type { ObservabilityStore } from '../store/observability.js';
 import type { ManagerConfig } from './config.js';
 import type { ClusterView } from './cluster-view.js';
 
 /** What the routes need from the manager: passed to every route plugin. */
 export interface ManagerContext {
   /** Both halves: containers and leadership (ClusterStore), agents and their inboxes (MessageStore). */
-  store: ClusterStore & MessageStore;
+  store: ClusterStore & MessageStore & ObservabilityStore;
   config: ManagerConfig;
   log: Logger;
   /** Cached reads of the container list and agent counts (see cluster-view.ts). */

@@ -8,6 +8,7 @@ import type { PeriodicTask } from '../common/loop.js';
 import { VERSION } from '../common/version.js';
 import type { MessageStore } from '../store/messaging.js';
 import type { ClusterStore } from '../store/store.js';
+import type { ObservabilityStore } from '../store/observability.js';
 import { buildManagerApp } from './app.js';
 import type { MessagingSettings } from './messaging-context.js';
 import type { ManagerConfig } from './config.js';
@@ -22,7 +23,7 @@ import { ManagerMetrics } from '../observability/index.js';
 export type ManagerLifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export interface ManagerOptions {
-  store: ClusterStore & MessageStore;
+  store: ClusterStore & MessageStore & ObservabilityStore;
   config: ManagerConfig;
   log: Logger;
   authenticate?: onRequestHookHandler;

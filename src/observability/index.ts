@@ -11,3 +11,14 @@ export {
   type MetricsSource,
   type TurnOutcome,
 } from './metrics.js';
+export {
+  DEFAULT_LATENCY_INTERVAL_MS,
+  LATENCY_INTERVAL_MIN_MS,
+  LATENCY_PROBE_TIMEOUT_MS,
+  LATENCY_WINDOW,
+  LatencyProbe,
+  MANAGER_TARGET,
+  REDIS_TARGET,
+  type LatencyProbeOptions,
+} from './latency-probe.js';
+export { LOG_SHIP_BATCH_MAX, LOG_SHIP_BUFFER_MAX, LOG_SHIP_INTERVAL_MS, LogShipper, logRecordFromLine, type LogShipperOptions } from './log-shipper.js';

@@ -6,3 +6,4 @@ export * from './paths.js';
 export * from './runtime.js';
 export * from './agents-api.js';
 export * from './messages-api.js';
+export * from './observability-api.js';

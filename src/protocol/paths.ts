@@ -23,6 +23,8 @@ export const PATHS = {
   agentAction: (type: string, name: string, action: 'deployment' | 'migrate') => `${API_PREFIX}/cluster/agents/${seg(type)}/${seg(name)}/${action}`,
   clusterActions: `${API_PREFIX}/cluster/actions`,
   distribution: `${API_PREFIX}/cluster/metrics/distribution`,
+  latency: `${API_PREFIX}/cluster/latency`,
+  logs: `${API_PREFIX}/logs`,
 } as const;
 
 /** Default ports, as users already have them. */

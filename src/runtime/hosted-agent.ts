@@ -221,7 +221,8 @@ export class HostedAgent {
       config: this.config,
       // A fresh copy each turn: a handler that throws leaves the committed state untouched.
       state: JSON.parse(this.stateText) as unknown,
-      log: this.log,
+      // Lines logged while handling a traced message carry its trace id (for `flotilla logs`).
+      log: entry.traceparent === undefined ? this.log : this.log.child({ trace_id: traceIdOf(entry.traceparent) }),
       signal: this.abort.signal,
       message: { id: entry.messageId, from: entry.from, ...(entry.topic === undefined ? {} : { topic: entry.topic }) },
       send: <R>(to: string, message: unknown, options?: { timeoutMs?: number }) =>
@@ -231,4 +232,9 @@ export class HostedAgent {
       unsubscribe: (topic) => services.unsubscribe(id, topic),
     };
   }
+}
+
+/** The trace id of a W3C traceparent (`00-<trace id>-<parent id>-<flags>`). */
+function traceIdOf(traceparent: string): string {
+  return traceparent.slice(3, 35);
 }

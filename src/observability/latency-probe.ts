@@ -1,0 +1,160 @@
+/**
+ * A container's latency probe: on a bounded schedule it times a round trip to Redis (PING), to the
+ * manager (`GET /health`) and to its peers (`GET /ping` on their advertised address), keeps the last
+ * few figures per target, and writes a summary to the store, where the manager assembles the
+ * cluster's matrix (`GET /api/v1/cluster/latency`).
+ *
+ * Bounded on purpose: one round at a time, at most LATENCY_PEERS_PER_ROUND peers per round (the
+ * rest in later rounds, in turn), LATENCY_PROBE_CONCURRENCY requests at once, each with a timeout.
+ */
+import { performance } from 'node:perf_hooks';
+import { request } from 'undici';
+import { mapLimit } from '../common/concurrency.js';
+import { PeriodicTask } from '../common/loop.js';
+import type { Logger } from '../common/logger.js';
+import type { ContainerRecord } from '../protocol/container.js';
+import { PATHS } from '../protocol/paths.js';
+import type { LatencySample } from '../store/index.js';
+import type { ClusterStore } from '../store/store.js';
+import type { ObservabilityStore } from '../store/observability.js';
+
+export const DEFAULT_LATENCY_INTERVAL_MS = 5_000;
+/** Probing faster than this would be load, not measurement. */
+export const LATENCY_INTERVAL_MIN_MS = 200;
+export const LATENCY_PROBE_TIMEOUT_MS = 2_000;
+/** Measurements kept per target; the median and max are over these. */
+export const LATENCY_WINDOW = 10;
+export const LATENCY_PEERS_PER_ROUND = 32;
+export const LATENCY_PROBE_CONCURRENCY = 8;
+/** A report outlives this many rounds (at least LATENCY_REPORT_TTL_MIN_MS), then expires. */
+const LATENCY_REPORT_TTL_ROUNDS = 3;
+const LATENCY_REPORT_TTL_MIN_MS = 15_000;
+
+export const REDIS_TARGET = 'redis';
+export const MANAGER_TARGET = 'manager';
+
+class Window {
+  private readonly rtts: number[] = [];
+  last: number | null = null;
+  error: string | null = null;
+  measuredAtMs: number | null = null;
+
+  ok(ms: number, at: number): void {
+    this.rtts.push(ms);
+    if (this.rtts.length > LATENCY_WINDOW) this.rtts.shift();
+    this.last = ms;
+    this.error = null;
+    this.measuredAtMs = at;
+  }
+
+  failed(message: string, at: number): void {
+    this.error = message;
+    this.measuredAtMs = at;
+  }
+
+  sample(to: string): LatencySample {
+    const sorted = [...this.rtts].sort((a, b) => a - b);
+    const round = (ms: number | undefined): number | null => (ms === undefined ? null : Math.round(ms * 1_000) / 1_000);
+    return {
+      to,
+      medianMs: round(sorted[Math.floor((sorted.length - 1) / 2)]),
+      lastMs: round(this.last ?? undefined),
+      maxMs: round(sorted[sorted.length - 1]),
+      samples: sorted.length,
+      error: this.error,
+      measuredAtMs: this.measuredAtMs,
+    };
+  }
+}
+
+export interface LatencyProbeOptions {
+  selfId: string;
+  store: Pick<ClusterStore, 'ping' | 'listContainers'> & Pick<ObservabilityStore, 'putLatency'>;
+  managerUrl: string;
+  intervalMs: number;
+  log: Logger;
+  timeoutMs?: number;
+}
+
+function baseUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+async function timedGet(url: string, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  const res = await request(url, { signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  await res.body.dump();
+  if (res.statusCode >= 500) throw new Error(`answered ${res.statusCode}`);
+  return performance.now() - started;
+}
+
+export class LatencyProbe {
+  private readonly windows = new Map<string, Window>();
+  private task: PeriodicTask | null = null;
+  private peerOffset = 0;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly o: LatencyProbeOptions) {
+    this.timeoutMs = o.timeoutMs ?? Math.min(LATENCY_PROBE_TIMEOUT_MS, o.intervalMs);
+  }
+
+  start(): void {
+    this.task ??= new PeriodicTask('latency probe', this.o.intervalMs, () => this.round(), this.o.log).start();
+  }
+
+  async stop(): Promise<void> {
+    await this.task?.stop();
+    this.task = null;
+  }
+
+  /** One round: measure, then report. Public for tests. */
+  async round(): Promise<void> {
+    const peers = (await this.o.store.listContainers().catch(() => null))?.filter((c) => c.id !== this.o.selfId && c.state === 'active');
+    const probes: [string, () => Promise<number>][] = [
+      [REDIS_TARGET, () => this.timedPing()],
+      [MANAGER_TARGET, () => timedGet(`${this.o.managerUrl.replace(/\/+$/, '')}${PATHS.health}`, this.timeoutMs)],
+      ...this.peersThisRound(peers ?? []).map((c): [string, () => Promise<number>] => [c.id, () => timedGet(`${baseUrl(c.hostAddress, c.apiPort)}/ping`, this.timeoutMs)]),
+    ];
+    await mapLimit(probes, LATENCY_PROBE_CONCURRENCY, async ([to, probe]) => {
+      const w = this.window(to);
+      try {
+        const ms = await probe();
+        w.ok(ms, Date.now());
+      } catch (err) {
+        w.failed((err as Error).message || String(err), Date.now());
+      }
+    });
+    // Forget peers that left (when the list could be read at all).
+    if (peers !== undefined) {
+      const live = new Set([REDIS_TARGET, MANAGER_TARGET, ...peers.map((c) => c.id)]);
+      for (const to of this.windows.keys()) if (!live.has(to)) this.windows.delete(to);
+    }
+    const entries = [...this.windows].map(([to, w]) => w.sample(to));
+    const ttlMs = Math.max(LATENCY_REPORT_TTL_MIN_MS, LATENCY_REPORT_TTL_ROUNDS * this.o.intervalMs);
+    await this.o.store.putLatency({ from: this.o.selfId, reportedAtMs: Date.now(), entries }, ttlMs);
+  }
+
+  private async timedPing(): Promise<number> {
+    const started = performance.now();
+    await this.o.store.ping();
+    return performance.now() - started;
+  }
+
+  /** At most LATENCY_PEERS_PER_ROUND peers, taking turns across rounds in a big cluster. */
+  private peersThisRound(peers: ContainerRecord[]): ContainerRecord[] {
+    if (peers.length <= LATENCY_PEERS_PER_ROUND) return peers;
+    const sorted = [...peers].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const start = this.peerOffset % sorted.length;
+    this.peerOffset = start + LATENCY_PEERS_PER_ROUND;
+    return [...sorted, ...sorted].slice(start, start + LATENCY_PEERS_PER_ROUND);
+  }
+
+  private window(to: string): Window {
+    let w = this.windows.get(to);
+    if (w === undefined) {
+      w = new Window();
+      this.windows.set(to, w);
+    }
+    return w;
+  }
+}
