@@ -14,6 +14,7 @@ import { joinCluster } from './join.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
 import { buildContainerServer, type ContainerStatusView } from './server.js';
 import { ContainerMetrics, LatencyProbe } from '../observability/index.js';
+import type { Tracing } from '../observability/tracing.js';
 
 export class DuplicateNameError extends Error {
   override readonly name = 'DuplicateNameError';
@@ -31,6 +32,8 @@ export interface AgentContainerOptions {
   store?: Store;
   /** Agent types this container serves (built-ins plus FLOTILLA_AGENT_MODULES). */
   agentTypes?: readonly AnyAgentDefinition[];
+  /** A span per agent turn, exported over OTLP (none when not given). */
+  tracing?: Tracing;
 }
 
 export class AgentContainer {
@@ -77,6 +80,7 @@ export class AgentContainer {
             containerId: o.config.name,
             registry: this.registry,
             log: o.log,
+            ...(o.tracing === undefined ? {} : { tracing: o.tracing }),
             ...(metrics === null ? {} : { onTurn: (agentId, _entry, ok, seconds) => metrics.turned(agentId, ok, seconds), onSent: (kind) => metrics.sent(kind) }),
           });
     this.leaseIntervalMs = o.config.leaseIntervalMs;

@@ -7,6 +7,7 @@ import type { Store } from '../store/index.js';
 import { containerConfigFromEnv, type ContainerConfig } from './config.js';
 import { AgentContainer } from './container.js';
 import { LogShipper } from '../observability/index.js';
+import { NO_TRACING, createTracing, tracingConfigFromEnv, type TracingConfig } from '../observability/tracing.js';
 import { agentModulesFromEnv, loadAgentTypes } from '../agents/load.js';
 import type { AnyAgentDefinition } from '../sdk/types.js';
 
@@ -14,8 +15,10 @@ export async function runContainerCommand(env = process.env): Promise<void> {
   let config: ContainerConfig;
   let ipWarning: string | undefined;
   let agentTypes: AnyAgentDefinition[];
+  let tracingConfig: TracingConfig | null;
   try {
     config = containerConfigFromEnv(env);
+    tracingConfig = tracingConfigFromEnv(env, 'flotilla-container');
     ipWarning = await checkExternalIp(config.externalIp, config.externalIpCheck, env);
     agentTypes = await loadAgentTypes(agentModulesFromEnv(env));
   } catch (err) {
@@ -41,10 +44,13 @@ export async function runContainerCommand(env = process.env): Promise<void> {
     log.warn('REDIS_URL is not set: renewing the lease over HTTP through the manager');
   }
 
-  const container = new AgentContainer({ config, log, agentTypes, ...(store === undefined ? {} : { store }) });
+  const tracing = tracingConfig === null ? NO_TRACING : await createTracing(tracingConfig);
+  if (tracing.enabled) log.info({ otlp: tracingConfig?.url }, 'exporting traces over OTLP');
+  const container = new AgentContainer({ config, log, agentTypes, tracing, ...(store === undefined ? {} : { store }) });
   log.info({ agentTypes: agentTypes.map((t) => t.type) }, store === undefined ? 'no store access: hosting no agents' : 'serving agent types');
   const stop = async (): Promise<void> => {
     await container.stop();
+    await tracing.shutdown();
     await shipper?.stop();
     await store?.close();
   };

@@ -26,6 +26,7 @@ import { EventStreamHub, type EventStreamSettings } from './event-stream.js';
 import { eventStreamRoutes } from './routes/event-stream.js';
 import { observabilityRoutes } from './routes/observability.js';
 import { LogFollowers } from './log-follow.js';
+import { NO_TRACING, type Tracing } from '../observability/tracing.js';
 
 export class MissingAccessError extends Error {
   override readonly name = 'MissingAccessError';
@@ -34,7 +35,9 @@ export class MissingAccessError extends Error {
   }
 }
 
-export interface ManagerAppOptions extends Omit<ManagerContext, 'view'> {
+export interface ManagerAppOptions extends Omit<ManagerContext, 'view' | 'tracing'> {
+  /** Spans for API messages; none when not given. */
+  tracing?: Tracing;
   /** The cache of cluster reads; a new one when not given. */
   view?: ClusterView;
   /** Runs before every API route (not /health, /ready); authentication plugs in here. */
@@ -62,7 +65,7 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
   app.addHook('onRoute', (route) => {
     if (route.config?.access === undefined) throw new MissingAccessError(`${String(route.method)} ${route.url}`);
   });
-  const ctx: ManagerContext = { store: opts.store, config: opts.config, log: opts.log, view: opts.view ?? new ClusterView(opts.store) };
+  const ctx: ManagerContext = { store: opts.store, config: opts.config, log: opts.log, view: opts.view ?? new ClusterView(opts.store), tracing: opts.tracing ?? NO_TRACING };
 
   // Before every route: the OpenAPI generator collects them as they are added (/openapi.json, /docs).
   await installOpenApi(app);

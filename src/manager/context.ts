@@ -4,6 +4,7 @@ import type { ClusterStore } from '../store/store.js';
 import type { ObservabilityStore } from '../store/observability.js';
 import type { ManagerConfig } from './config.js';
 import type { ClusterView } from './cluster-view.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /** What the routes need from the manager: passed to every route plugin. */
 export interface ManagerContext {
@@ -13,4 +14,6 @@ export interface ManagerContext {
   log: Logger;
   /** Cached reads of the container list and agent counts (see cluster-view.ts). */
   view: ClusterView;
+  /** Spans for messages accepted through the API (NO_TRACING unless an OTLP endpoint is set). */
+  tracing: Tracing;
 }

@@ -19,6 +19,7 @@ import { startReconciler } from './control/reconciler.js';
 import { eventTypeOf } from './agents/moves.js';
 import { ClusterView } from './cluster-view.js';
 import { ManagerMetrics } from '../observability/index.js';
+import type { Tracing } from '../observability/tracing.js';
 
 export type ManagerLifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -31,6 +32,8 @@ export interface ManagerOptions {
   messaging?: Partial<MessagingSettings>;
   /** The event stream's poll, heartbeat and buffer bounds (tests shorten them); defaults in event-stream.ts. */
   eventStream?: Partial<EventStreamSettings>;
+  /** Spans for messages accepted through the API (none when not given). */
+  tracing?: Tracing;
 }
 
 export class Manager {
@@ -66,6 +69,7 @@ export class Manager {
     const view = new ClusterView(store);
     this.metrics = config.metrics ? new ManagerMetrics({ view, ping: () => store.ping(), isLeader: () => this.isLeader, log }) : null;
     this.app = await buildManagerApp({
+      ...(this.opts.tracing === undefined ? {} : { tracing: this.opts.tracing }),
       store,
       config,
       log,

@@ -6,12 +6,15 @@ import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown
 import { createStore } from '../store/index.js';
 import { managerConfigFromEnv, type ManagerConfig } from './config.js';
 import { Manager } from './manager.js';
+import { NO_TRACING, createTracing, tracingConfigFromEnv, type TracingConfig } from '../observability/tracing.js';
 
 export async function runManagerCommand(env = process.env): Promise<void> {
   let config: ManagerConfig;
   let ipWarning: string | undefined;
+  let tracingConfig: TracingConfig | null;
   try {
     config = managerConfigFromEnv(env);
+    tracingConfig = tracingConfigFromEnv(env, 'flotilla-manager');
     if (config.redisUrl === undefined && envString(env, 'FLOTILLA_STORE') !== 'memory') {
       throw new ConfigError(
         'REDIS_URL is not set: a manager keeps all state in Redis (e.g. REDIS_URL=redis://10.0.0.5:6379). ' +
@@ -33,7 +36,9 @@ export async function runManagerCommand(env = process.env): Promise<void> {
   if (config.redisUrl !== undefined) log.info({ redis: redactUrl(config.redisUrl), prefix: config.prefix }, 'using Redis store');
   else log.warn('FLOTILLA_STORE=memory: state lives in this process only and is lost when it stops');
 
-  const manager = new Manager({ store, config, log });
+  const tracing = tracingConfig === null ? NO_TRACING : await createTracing(tracingConfig);
+  if (tracing.enabled) log.info({ otlp: tracingConfig?.url }, 'exporting traces over OTLP');
+  const manager = new Manager({ store, config, log, tracing });
   try {
     await manager.start();
   } catch (err) {
@@ -43,6 +48,7 @@ export async function runManagerCommand(env = process.env): Promise<void> {
   }
   exitOnSignal(async () => {
     await manager.stop();
+    await tracing.shutdown();
     await store.close();
   }, log);
 }

@@ -8,6 +8,7 @@
  * agentsOnVersion moved, something here failed, or FULL_SWEEP_INTERVAL_MS passed: an idle
  * container with 100,000 agents does one GET per SWEEP_INTERVAL_MS.
  */
+import { NO_TRACING, type Tracing } from '../observability/tracing.js';
 import type { Logger } from '../common/logger.js';
 import { PeriodicTask } from '../common/loop.js';
 import { sleep } from '../common/backoff.js';
@@ -43,6 +44,8 @@ export interface AgentRuntimeOptions {
   onTurn?: (agentId: string, entry: MailboxEntry, ok: boolean, seconds: number) => void;
   /** Called after a turn's message was put in another agent's mailbox (metrics). */
   onSent?: (kind: 'request' | 'topic') => void;
+  /** A span per turn when exporting traces (NO_TRACING when not given). */
+  tracing?: Tracing;
 }
 
 export class AgentRuntime {
@@ -69,12 +72,13 @@ export class AgentRuntime {
     this.inbox = containerInbox(o.containerId);
     this.services = {
       send: (from, entry, seq, to, message, timeoutMs) => this.send(from, turnMessageId(from, entry.entryId, seq), to, message, timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS, entry.traceparent),
-      publish: (from, entry, seq, topic, message) => this.publish(from, turnMessageId(from, entry.entryId, seq), topic, message),
+      publish: (from, entry, seq, topic, message) => this.publish(from, turnMessageId(from, entry.entryId, seq), topic, message, entry.traceparent),
       subscribe: (agentId, topic) => this.o.store.subscribe(topic, agentId),
       unsubscribe: (agentId, topic) => this.o.store.unsubscribe(topic, agentId),
       deliverReply: (reply) => this.deliver(reply),
       lost: (agentId, reason) => void this.release(agentId, reason),
       mayRun: () => this.status === 'running',
+      tracing: o.tracing ?? NO_TRACING,
       ...(o.onTurn === undefined ? {} : { turned: o.onTurn }),
     };
   }
@@ -350,14 +354,14 @@ export class AgentRuntime {
     throw new AgentCallError(body.error.code, `${to}: ${body.error.message}`, to);
   }
 
-  async publish(from: string, publishId: string, topic: string, message: unknown): Promise<number> {
+  async publish(from: string, publishId: string, topic: string, message: unknown, traceparent?: string): Promise<number> {
     const subscribers = await this.o.store.subscribers(topic);
     const body = JSON.stringify(message === undefined ? null : message);
     let delivered = 0;
     for (const agentId of subscribers) {
       try {
         // One id per subscriber, derived from the publish: a repeated turn publishes no duplicates.
-        await this.post(agentId, { messageId: turnMessageId(publishId, topic, 0, agentId), kind: 'topic', from, topic, body });
+        await this.post(agentId, { messageId: turnMessageId(publishId, topic, 0, agentId), kind: 'topic', from, topic, body, ...(traceparent === undefined ? {} : { traceparent }) });
         delivered += 1;
       } catch (err) {
         if (!(err instanceof AgentCallError)) throw err;

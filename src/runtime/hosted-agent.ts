@@ -2,6 +2,8 @@
  * One agent active on this container: its definition, its state, and its turn loop. Turns run
  * one at a time, in mailbox order; each ends with one fenced commit (state + watermark + reply).
  */
+import type { TraceSpan, Tracing } from '../observability/tracing.js';
+import { traceIdOf } from '../observability/trace-context.js';
 import type { Logger } from '../common/logger.js';
 import type { AgentRecord, MailboxEntry, MessageStore, TurnReply } from '../store/messaging.js';
 import type { Fence } from '../store/store.js';
@@ -26,6 +28,8 @@ export interface TurnServices {
   mayRun(): boolean;
   /** A turn finished (committed), for metrics and tests; `seconds` from the turn's start to its commit. */
   turned?(agentId: string, entry: MailboxEntry, ok: boolean, seconds: number): void;
+  /** A span per turn, child of the sender's (the sends of the turn are its children). */
+  tracing: Tracing;
 }
 
 /** What a hosted agent keeps of its record: only what turns need (see HostedAgent). */
@@ -143,10 +147,14 @@ export class HostedAgent {
     const expired = entry.kind === 'request' && entry.deadlineMs !== undefined && Date.now() > entry.deadlineMs;
     let result: ReplyBody;
     let newStateText: string | undefined;
+    let turnSpan: TraceSpan | undefined;
     if (expired) {
       result = this.failure('expired', `the request expired before its turn (deadline ${new Date(entry.deadlineMs!).toISOString()})`);
     } else {
-      const ctx = this.context(entry);
+      // The turn's sends carry the turn's span as their parent (the same traceparent when not tracing).
+      const span = this.services.tracing.start(`turn ${this.type}`, 'consumer', entry.traceparent, { 'flotilla.agent_id': this.id, 'flotilla.message_id': entry.messageId });
+      turnSpan = span;
+      const ctx = this.context(span.traceparent === entry.traceparent ? entry : { ...entry, ...(span.traceparent === undefined ? {} : { traceparent: span.traceparent }) });
       try {
         const value = await this.definition.onMessage(JSON.parse(entry.body) as unknown, ctx);
         result = { ok: true, result: value === undefined ? null : value, agent_id: this.id, container_id: this.containerId };
@@ -170,10 +178,12 @@ export class HostedAgent {
       });
     } catch (err) {
       // Unknown outcome: re-read the watermark on the next run rather than guess.
+      turnSpan?.end('commit failed');
       this.log.warn({ err: (err as Error).message, agent: this.id }, 'commit failed; the entry will be handled again');
       await this.resync();
       return 'stop';
     }
+    turnSpan?.end(commit.ok ? (result.ok ? undefined : result.error.message) : `not committed: ${commit.reason}`);
     if (commit.ok) {
       this.watermark = entry.entryId;
       if (newStateText !== undefined) this.stateText = newStateText;
@@ -232,9 +242,4 @@ export class HostedAgent {
       unsubscribe: (topic) => services.unsubscribe(id, topic),
     };
   }
-}
-
-/** The trace id of a W3C traceparent (`00-<trace id>-<parent id>-<flags>`). */
-function traceIdOf(traceparent: string): string {
-  return traceparent.slice(3, 35);
 }

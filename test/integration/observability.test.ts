@@ -3,7 +3,9 @@
  * containers. Each container hosts a `chatty` agent that logs one line per message; one
  * `flotilla logs` call reads both containers' lines back in order, `-f` follows them, and a
  * traced message's line carries its trace id. The latency matrix has an entry for every pair and
- * reacts when one container's link to Redis is slowed (a delay proxy on its path).
+ * reacts when one container's link to Redis is slowed (a delay proxy on its path). With an OTLP
+ * endpoint set (a stand-in collector), a conversation that crosses both hosts is one trace whose
+ * spans chain: the caller's span, the manager's, the relaying agent's turn, the answering agent's turn.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +14,7 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { runCli, spawnCli } from '../cli/run-cli.js';
+import { startOtlpCollector, type OtlpCollector } from '../helpers/otlp-collector.js';
 import type { LatencyMatrix, LogsPage, LogEntryView } from '../../src/protocol/observability-api.js';
 
 const CHATTY = fileURLToPath(new URL('../fixtures/agents/chatty.mjs', import.meta.url));
@@ -25,6 +28,7 @@ const SLOW_MS = 60;
 describe('shipped logs and the latency matrix', { timeout: 120_000 }, () => {
   let redis: RedisServer;
   let slowLink: DelayProxy;
+  let collector: OtlpCollector;
   let manager: FlotillaProcess;
   let url: string;
   const prefix = `obs${process.pid}:`;
@@ -33,9 +37,12 @@ describe('shipped logs and the latency matrix', { timeout: 120_000 }, () => {
   before(async () => {
     redis = await startRedisServer();
     slowLink = await startDelayProxy('127.0.0.1', redis.port);
+    collector = await startOtlpCollector();
+    // The SDK's standard knob: export every 200 ms instead of every 5 s.
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '200' };
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    manager = new FlotillaProcess('manager', ['manager'], { REDIS_URL: redis.url, CLUSTER_PORT: String(port), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: prefix });
+    manager = new FlotillaProcess('manager', ['manager'], { REDIS_URL: redis.url, CLUSTER_PORT: String(port), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: prefix, ...otel });
     await waitForHttp(`${url}/health`);
     for (const [i, [name, ip]] of CONTAINERS.entries()) {
       containers.push(
@@ -50,6 +57,7 @@ describe('shipped logs and the latency matrix', { timeout: 120_000 }, () => {
           FLOTILLA_PREFIX: prefix,
           FLOTILLA_AGENT_MODULES: CHATTY,
           FLOTILLA_LATENCY_INTERVAL_MS: String(PROBE_INTERVAL_MS),
+          ...otel,
         }),
       );
     }
@@ -67,6 +75,7 @@ describe('shipped logs and the latency matrix', { timeout: 120_000 }, () => {
     await Promise.all(containers.map((c) => c.stop()));
     await manager?.stop();
     await slowLink?.close();
+    await collector?.close();
     await redis?.stop();
   });
 
@@ -165,5 +174,49 @@ describe('shipped logs and the latency matrix', { timeout: 120_000 }, () => {
     assert.match(table.stdout, /FROM \\ TO \(median ms\)\s+redis\s+manager\s+obs-c1\s+obs-c2/);
     assert.match(table.stdout, new RegExp(`^${c2}\\s+\\d{3}\\.\\d`, 'm'), 'c2 -> redis shows the delay');
     slowLink.delayMs = 0;
+  });
+
+  test('a conversation across two hosts is one trace, its spans chained from the caller to the last turn', async () => {
+    const [c1, c2] = CONTAINERS.map(([name]) => name);
+    const deployed = await http('POST', `${url}/api/v1/cluster/agents/deploy`, { agent_type: 'relay', name: 'hop', preferred_container: c1, agent_config: { to: `chatty/talker-${c2}` } });
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const callerSpan = 'b7ad6b7169203331';
+    const res = await http<{ result?: { relayed?: { step?: number } } }>('POST', `${url}/api/v1/agents/relay/hop/messages`, { message: { step: 300 }, timeout_ms: 10_000 }, { traceparent: `00-${traceId}-${callerSpan}-01` });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.result?.relayed?.step, 300);
+
+    const chain = await waitFor('the three spans of the trace', () => {
+      const ours = collector.spans.filter((s) => s.traceId === traceId);
+      const api = ours.find((s) => s.service === 'flotilla-manager' && s.name.startsWith('POST /api/v1/agents'));
+      const relay = ours.find((s) => s.name === 'turn relay');
+      const chatty = ours.find((s) => s.name === 'turn chatty');
+      return api && relay && chatty ? { api, relay, chatty } : undefined;
+    }, 15_000, 200);
+    assert.equal(chain.api.parentSpanId, callerSpan, "the manager's span continues the caller's");
+    assert.equal(chain.relay.parentSpanId, chain.api.spanId, "the relay's turn is a child of the manager's span");
+    assert.equal(chain.chatty.parentSpanId, chain.relay.spanId, "the answering turn is a child of the relay's turn");
+    assert.equal(chain.relay.service, 'flotilla-container');
+    assert.equal(chain.relay.attributes['flotilla.agent_id'], 'relay/hop');
+    assert.equal(chain.chatty.attributes['flotilla.agent_id'], `chatty/talker-${c2}`);
+
+    // The answering host's log line carries the same trace id.
+    const line = await waitFor('the traced line on the second host', async () => {
+      const page = (await http<LogsPage>('GET', `${url}/api/v1/logs?agent=chatty/talker-${c2}&limit=50`)).body;
+      return page.entries.find((e) => e.fields?.step === 300);
+    }, 10_000, 200);
+    assert.equal(line.trace_id, traceId);
+    assert.equal(line.container_id, c2);
+  });
+
+  test('a message sent without a traceparent still gets a trace (minted by the manager)', async () => {
+    await say(`chatty/talker-${CONTAINERS[0][0]}`, 400);
+    const line = await waitFor('the line of the untraced send', async () => {
+      const page = (await http<LogsPage>('GET', `${url}/api/v1/logs?agent=chatty/talker-${CONTAINERS[0][0]}&limit=50`)).body;
+      return page.entries.find((e) => e.fields?.step === 400);
+    }, 10_000, 200);
+    assert.match(line.trace_id ?? '', /^[0-9a-f]{32}$/);
+    const api = await waitFor('its manager span', () => collector.spans.find((s) => s.traceId === line.trace_id && s.service === 'flotilla-manager'), 10_000, 200);
+    assert.equal(api.parentSpanId, undefined, 'a new trace starts at the manager');
   });
 });

@@ -46,6 +46,11 @@ describe('configuration from the environment', () => {
     assert.throws(() => containerConfigFromEnv({ CENTRAL_MANAGER_URL: 'redis://x:1' }), /must start with http/);
     assert.throws(() => containerConfigFromEnv({ CENTRAL_MANAGER_URL: 'http://127.0.0.1:8000', CONTAINER_NAME: 'no spaces' }), /CONTAINER_NAME/);
     assert.throws(() => envMap({ L: 'zone' }, 'L'), /L: "zone" is not key=value/);
+    const base = { CENTRAL_MANAGER_URL: 'http://127.0.0.1:8000' };
+    assert.throws(() => containerConfigFromEnv({ ...base, FLOTILLA_LATENCY_INTERVAL_MS: '50' }), /FLOTILLA_LATENCY_INTERVAL_MS \(50\) must be 0 \(off\) or at least 200/);
+    assert.equal(containerConfigFromEnv({ ...base, FLOTILLA_LATENCY_INTERVAL_MS: '0' }).latencyIntervalMs, 0);
+    assert.equal(containerConfigFromEnv(base).latencyIntervalMs, 5_000);
+    assert.equal(containerConfigFromEnv({ ...base, FLOTILLA_LOG_SHIPPING: 'off' }).logShipping, false);
   });
 
   test('EXTERNAL_IP must be an address of this host', async () => {

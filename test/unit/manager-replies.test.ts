@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { createLogger } from '../../src/common/logger.js';
 import { INVALID_REPLY, outcomeOfReply } from '../../src/manager/message-outcome.js';
 import { ReplyReader, ReplyReaderStoppedError } from '../../src/manager/replies.js';
-import { validTraceparent } from '../../src/manager/traceparent.js';
+import { validTraceparent } from '../../src/observability/trace-context.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { waitFor } from '../helpers/processes.js';
 

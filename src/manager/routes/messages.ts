@@ -30,7 +30,7 @@ import type { MessagingContext } from '../messaging-context.js';
 import { outcomeOfReply } from '../message-outcome.js';
 import { ReplyReaderStoppedError } from '../replies.js';
 import { lookupMessage, markAccepted, replyInbox } from '../reply-inbox.js';
-import { validTraceparent } from '../traceparent.js';
+import { newTraceparent, validTraceparent } from '../../observability/trace-context.js';
 
 /** Aborts when the HTTP client goes away before we answered. */
 function clientGone(reply: FastifyReply): { signal: AbortSignal; done(): void } {
@@ -43,7 +43,7 @@ function clientGone(reply: FastifyReply): { signal: AbortSignal; done(): void } 
 }
 
 export const messageRoutes: FastifyPluginAsyncTypebox<MessagingContext> = async (app, ctx) => {
-  const { store, replies, log } = ctx;
+  const { store, replies, log, tracing } = ctx;
   const retentionMs = ctx.messaging.replyRetentionMs;
 
   /**
@@ -78,8 +78,11 @@ export const messageRoutes: FastifyPluginAsyncTypebox<MessagingContext> = async 
       const messageId = (b.message_id ?? randomUUID()).toLowerCase();
       const kind = b.kind ?? 'request';
       const timeoutMs = b.timeout_ms ?? DEFAULT_SEND_TIMEOUT_MS;
-      const traceparent = validTraceparent(req.headers.traceparent);
-      const message: MailboxMessage = { messageId, kind, from: 'api', body, ...(traceparent === undefined ? {} : { traceparent }) };
+      // Every message carries a trace: the caller's, continued by our span, or a new one.
+      const span = tracing.start('POST /api/v1/agents/{type}/{name}/messages', 'server', validTraceparent(req.headers.traceparent), { 'flotilla.agent_id': agentId, 'flotilla.message_id': messageId, 'flotilla.kind': kind });
+      reply.raw.once('close', () => span.end(reply.statusCode >= 500 ? `answered ${reply.statusCode}` : undefined));
+      const traceparent = span.traceparent ?? newTraceparent();
+      const message: MailboxMessage = { messageId, kind, from: 'api', body, traceparent };
       const accepted = { message_id: messageId, agent_id: agentId, status: 'accepted' as const };
 
       if (kind === 'tell') {

@@ -24,7 +24,7 @@ import { turnMessageId } from '../../runtime/message-ids.js';
 import { messageText, ringOwner } from '../delivery.js';
 import { NotFoundError } from '../errors.js';
 import type { ManagerContext } from '../context.js';
-import { validTraceparent } from '../traceparent.js';
+import { newTraceparent, validTraceparent } from '../../observability/trace-context.js';
 
 /** Subscribers appended to at once; the rest wait for a slot. */
 const PUBLISH_CONCURRENCY = 32;
@@ -35,16 +35,18 @@ export function topicCopyId(publishId: string, topic: string, agentId: string): 
 }
 
 export const topicRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
-  const { store, log } = ctx;
+  const { store, log, tracing } = ctx;
 
   app.post(
     MESSAGE_PATHS.topicMessages(':topic'),
     { config: { access: 'operate' }, schema: { summary: "Publish a message to a topic's subscribers", tags: ['messages'], params: TopicParams, body: PublishBody, response: { 200: PublishResponse, '4xx': ErrorBody } } },
-    async (req) => {
+    async (req, reply) => {
       const { topic } = req.params;
       const body = messageText(req.body.message, 'message');
       const publishId = (req.body.message_id ?? randomUUID()).toLowerCase();
-      const traceparent = validTraceparent(req.headers.traceparent);
+      const span = tracing.start('POST /api/v1/topics/{topic}/messages', 'server', validTraceparent(req.headers.traceparent), { 'flotilla.topic': topic, 'flotilla.message_id': publishId });
+      reply.raw.once('close', () => span.end(reply.statusCode >= 500 ? `answered ${reply.statusCode}` : undefined));
+      const traceparent = span.traceparent ?? newTraceparent();
       const subscribers = await store.subscribers(topic);
       const delivered: string[] = [];
       let duplicates = 0;
@@ -55,7 +57,7 @@ export const topicRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
           from: 'api',
           topic,
           body,
-          ...(traceparent === undefined ? {} : { traceparent }),
+          traceparent,
         });
         if (!result.ok) {
           await store.unsubscribe(topic, agentId);
