@@ -24,7 +24,9 @@
  * - Moleculer (bench/peers, installed on first run with `npm ci --prefix bench/peers`): a caller
  *   broker and a service broker with an `echo` action, in two processes, Redis transporter.
  * - Raw Redis: PING, and an XADD + XREAD pair (two sequential round trips), with ioredis from this
- *   process, K in flight on one connection.
+ *   process, K in flight on one connection; and the durable floor: a request/reply in which request
+ *   and reply are both written to Redis streams before anyone acts on them, with blocking readers,
+ *   and nothing else (no state, fence or dedup). No durable design through one Redis can beat it.
  * - Memory: a fresh container; its RSS hosting N idle echo agents minus its RSS with none, divided
  *   by N. Both are read after a full GC (SIGUSR2 to bench/lib/gc-on-signal.mjs, preloaded), so
  *   they count what it keeps, not garbage V8 has yet to collect; the figure without the GC is
@@ -230,7 +232,61 @@ async function measured(
 
 // --- raw Redis floor ---------------------------------------------------------------------------
 
-async function rawRedis(redis: RedisServer, counters: Redis): Promise<{ ping: Series[]; streamPair: Series[] }> {
+interface RawRedis {
+  ping: Series[];
+  streamPair: Series[];
+  durableFloor: Series[];
+}
+
+/**
+ * The floor of any durable request/reply through one Redis, with no Flotilla code: the request is
+ * XADDed to a stream before a responder sees it, the responder (blocked in XREAD on that stream)
+ * writes the reply to a reply stream and deletes the request in one MULTI, and the requester
+ * (blocked in XREAD on its reply stream) takes it. Two durable hops and an ack: no state, no
+ * fencing, no dedup, nothing Flotilla adds. Per worker a request stream and a reply stream, each
+ * read by a blocking connection of its own (as a real responder and requester would hold).
+ */
+async function durableFloor(redis: RedisServer, inFlight: number, body: string): Promise<{ call: (w: number) => Promise<void>; close: () => void }> {
+  const commands = new Redis(redis.url, { connectionName: 'bench-floor', maxRetriesPerRequest: 2 });
+  const blocking: Redis[] = [];
+  const stop = new AbortController();
+  const replyReaders: Redis[] = [];
+  const lastReply = new Map<number, string>();
+  for (let w = 0; w < inFlight; w++) {
+    const req = `bench:floor:{${w}}:req`;
+    const rep = `bench:floor:{${w}}:rep`;
+    const responder = new Redis(redis.url, { connectionName: `bench-floor-responder-${w}`, maxRetriesPerRequest: null });
+    const requester = new Redis(redis.url, { connectionName: `bench-floor-requester-${w}`, maxRetriesPerRequest: null });
+    blocking.push(responder, requester);
+    replyReaders[w] = requester;
+    lastReply.set(w, '0-0');
+    void (async () => {
+      let last = '0-0';
+      while (!stop.signal.aborted) {
+        const read = await responder.xread('BLOCK', 1_000, 'STREAMS', req, last).catch(() => null);
+        for (const [id] of read?.[0]?.[1] ?? []) {
+          last = id;
+          await commands.multi().xadd(rep, 'MAXLEN', '~', 1_000, '*', 'body', body).xdel(req, id).exec();
+        }
+      }
+    })();
+  }
+  return {
+    call: async (w) => {
+      await commands.xadd(`bench:floor:{${w}}:req`, '*', 'body', body);
+      const read = await replyReaders[w]!.xread('BLOCK', 5_000, 'STREAMS', `bench:floor:{${w}}:rep`, lastReply.get(w)!);
+      const entry = read?.[0]?.[1][0];
+      if (entry === undefined) throw new Error('no reply within 5 s');
+      lastReply.set(w, entry[0]);
+    },
+    close: () => {
+      stop.abort();
+      for (const c of [commands, ...blocking]) c.disconnect();
+    },
+  };
+}
+
+async function rawRedis(redis: RedisServer, counters: Redis): Promise<RawRedis> {
   const client = new Redis(redis.url, { connectionName: 'bench-raw', maxRetriesPerRequest: 2 });
   try {
     const closedLoop = async (o: LoadRequest, call: (worker: number) => Promise<void>): Promise<LoadResult> => {
@@ -266,9 +322,18 @@ async function rawRedis(redis: RedisServer, counters: Redis): Promise<{ ping: Se
       await closedLoop({ ...warm, timeoutMs: 0, payload: null }, pair);
     }
     const pids = { redis: redis.pid, bench: process.pid };
-    const out = { ping: [] as Series[], streamPair: [] as Series[] };
+    const out: RawRedis = { ping: [], streamPair: [], durableFloor: [] };
     for (const k of IN_FLIGHT) out.ping.push(await measured('raw Redis PING', k, counters, pids, (o) => closedLoop(o, ping)));
     for (const k of IN_FLIGHT) out.streamPair.push(await measured('raw Redis XADD+XREAD', k, counters, pids, (o) => closedLoop(o, pair)));
+    for (const k of IN_FLIGHT) {
+      const floor = await durableFloor(redis, k, body);
+      try {
+        await closedLoop({ ...WARMUP[0]!, inFlight: k, timeoutMs: 0, payload: null }, floor.call);
+        out.durableFloor.push(await measured('raw durable request/reply', k, counters, pids, (o) => closedLoop(o, floor.call)));
+      } finally {
+        floor.close();
+      }
+    }
     return out;
   } finally {
     client.disconnect();
@@ -647,15 +712,17 @@ function report(r: Results): { text: string; passed: boolean; verdicts: Record<s
   const cell = (s: Series): string => `${num(s.latency.rps)} req/s, p50 ${ms(s.latency.p50)}, p99 ${ms(s.latency.p99)}${s.errors > 0 ? `, ${s.errors} errors` : ''}`;
   const ping = (k: number): Series => at(r.rawRedis.ping, k);
   const pair = (k: number): Series => at(r.rawRedis.streamPair, k);
+  const floor = (k: number): Series => at(r.rawRedis.durableFloor, k);
   const rows = [
-    ['figure', 'Flotilla', `Moleculer ${r.moleculer.version}`, 'raw Redis PING', 'raw Redis XADD+XREAD', 'target', 'result'],
-    ['1 in flight', cell(f1), cell(m1), cell(ping(1)), cell(pair(1)), `p50 ≤ Moleculer's (${ms(m1.latency.p50)})`, verdict(verdicts.p50At1)],
-    ['64 in flight', cell(f64), cell(m64), cell(ping(64)), cell(pair(64)), `≥ ${TARGETS.rpsRatioAt64}× Moleculer's rps (${num(TARGETS.rpsRatioAt64 * m64.latency.rps)})`, verdict(verdicts.rpsAt64)],
-    ['Redis commands per request (64)', String(f64.redisCommandsPerRequest), String(m64.redisCommandsPerRequest), String(ping(64).redisCommandsPerRequest), String(pair(64).redisCommandsPerRequest), '-', '-'],
-    ['CPU-µs per request, all processes (64)', String(f64.cpuUsPerRequest), String(m64.cpuUsPerRequest), String(ping(64).cpuUsPerRequest), String(pair(64).cpuUsPerRequest), '-', '-'],
+    ['figure', 'Flotilla', `Moleculer ${r.moleculer.version}`, 'raw Redis PING', 'raw Redis XADD+XREAD', 'raw durable request/reply (floor)', 'target', 'result'],
+    ['1 in flight', cell(f1), cell(m1), cell(ping(1)), cell(pair(1)), cell(floor(1)), `p50 ≤ Moleculer's (${ms(m1.latency.p50)})`, verdict(verdicts.p50At1)],
+    ['64 in flight', cell(f64), cell(m64), cell(ping(64)), cell(pair(64)), cell(floor(64)), `≥ ${TARGETS.rpsRatioAt64}× Moleculer's rps (${num(TARGETS.rpsRatioAt64 * m64.latency.rps)})`, verdict(verdicts.rpsAt64)],
+    ['Redis commands per request (64)', String(f64.redisCommandsPerRequest), String(m64.redisCommandsPerRequest), String(ping(64).redisCommandsPerRequest), String(pair(64).redisCommandsPerRequest), String(floor(64).redisCommandsPerRequest), '-', '-'],
+    ['CPU-µs per request, all processes (64)', String(f64.cpuUsPerRequest), String(m64.cpuUsPerRequest), String(ping(64).cpuUsPerRequest), String(pair(64).cpuUsPerRequest), String(floor(64).cpuUsPerRequest), '-', '-'],
     [
       `memory per idle active agent (${num(r.memory.agents)} echo)`,
       `${num(r.memory.bytesPerAgent)} B after a full GC (${num(r.memory.bytesPerAgentNoGc)} B before it)`,
+      '-',
       '-',
       '-',
       '-',
@@ -665,6 +732,7 @@ function report(r: Results): { text: string; passed: boolean; verdicts: Record<s
     [
       `idle CPU with ${num(r.memory.agents)} agents`,
       `container ${r.memory.idleCores.container} cores (with no agents ${r.memory.idleCoresWithoutAgents.container}); redis ${r.memory.idleCores.redis}, manager ${r.memory.idleCores.manager}`,
+      '-',
       '-',
       '-',
       '-',
@@ -684,9 +752,15 @@ function report(r: Results): { text: string; passed: boolean; verdicts: Record<s
     `Moleculer at 64 in flight, per request: Redis calls ${list(m64.redisCallsPerRequest)}; cores used: ${list(m64.cores)}\n` +
     `memory: RSS ${(r.memory.rssBeforeBytes / 2 ** 20).toFixed(1)} → ${(r.memory.rssAfterBytes / 2 ** 20).toFixed(1)} MiB for ${num(r.memory.agents)} agents ` +
     `(created in ${(r.memory.createMs / 1_000).toFixed(1)} s, all hosted ${(r.memory.activateMs / 1_000).toFixed(1)} s later)`;
+  // What any durable design could reach here: the targets set against the floor measured in this run.
+  const below = (ok: boolean): string => (ok ? 'within reach of' : 'BEYOND');
+  const floorNote =
+    `durable floor (no Flotilla code: request XADD, responder XREAD + MULTI{reply XADD, XDEL}, requester XREAD): ` +
+    `p50 at 1 in flight ${ms(floor(1).latency.p50)} vs the target ${ms(m1.latency.p50)}: ${below(floor(1).latency.p50 <= m1.latency.p50)} a durable design; ` +
+    `${num(floor(64).latency.rps)} req/s at 64 vs the target ${num(TARGETS.rpsRatioAt64 * m64.latency.rps)}: ${below(floor(64).latency.rps >= TARGETS.rpsRatioAt64 * m64.latency.rps)} a durable design on this machine`;
   const met = Object.values(verdicts).filter(Boolean).length;
   const total = Object.keys(verdicts).length;
-  return { text: `${table(rows)}\n\n${where}\n${machine}\noverall: ${passed ? 'PASS' : 'FAIL'} (${met} of ${total} targets met)`, passed, verdicts };
+  return { text: `${table(rows)}\n\n${where}\n${floorNote}\n${machine}\noverall: ${passed ? 'PASS' : 'FAIL'} (${met} of ${total} targets met)`, passed, verdicts };
 }
 
 // --- main -----------------------------------------------------------------------------------
