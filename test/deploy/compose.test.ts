@@ -10,22 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_AGENT_PORT, DEFAULT_CLUSTER_PORT } from '../../src/protocol/paths.js';
-import { DEPLOY_DIR, asArray, asRecord, dig, listFiles, parseYamlDocs, rel, runTool, toolRuns, type Yaml } from './deploy-files.js';
+import { COMPOSE_ENV, DEPLOY_DIR, asArray, asRecord, dig, listFiles, parseYamlDocs, rel, runTool, toolRuns, type Yaml } from './deploy-files.js';
 
-/** What each file needs from the operator (a .env or the shell), as a user would give it. */
-const REQUIRED_ENV: Record<string, Record<string, string>> = {
-  'deploy/compose/single-host.yml': {},
-  'deploy/compose/external-ip/redis-host.yml': { REDIS_PASSWORD: 'test-password' },
-  'deploy/compose/external-ip/manager-host.yml': { REDIS_URL: 'redis://:test-password@127.0.0.11:6379', EXTERNAL_IP: '127.0.0.12' },
-  'deploy/compose/external-ip/agent-host.yml': {
-    CENTRAL_MANAGER_URL: 'http://127.0.0.12:8000',
-    REDIS_URL: 'redis://:test-password@127.0.0.11:6379',
-    EXTERNAL_IP: '127.0.0.13',
-    CONTAINER_NAME: 'agent-7',
-  },
-  'deploy/compose/cloud-traefik.yml': { REDIS_URL: 'rediss://:test-password@127.0.0.11:6380', FLOTILLA_API_HOST: 'api.flotilla.test' },
-  'deploy/swarm/stack.yml': {},
-};
 
 const composeFiles = [...listFiles(join(DEPLOY_DIR, 'compose'), ['.yml', '.yaml']), ...listFiles(join(DEPLOY_DIR, 'swarm'), ['.yml', '.yaml'])];
 
@@ -67,12 +53,12 @@ test('docker-compose is installed (apt-get install docker-compose; .ci/run does 
 
 test('every compose and stack file under deploy/ has its environment listed here', () => {
   assert.ok(composeFiles.length >= 6, `found only ${composeFiles.length} compose files`);
-  assert.deepEqual(composeFiles.map(rel).sort(), Object.keys(REQUIRED_ENV).sort());
+  assert.deepEqual(composeFiles.map(rel).sort(), Object.keys(COMPOSE_ENV).sort());
 });
 
 for (const file of composeFiles) {
   const name = rel(file);
-  const required = REQUIRED_ENV[name] ?? {};
+  const required = COMPOSE_ENV[name] ?? {};
 
   test(`${name}: docker-compose config passes with its environment`, async () => {
     const config = await composeConfig(file, required);
@@ -113,7 +99,7 @@ test('single-host: Redis, the manager and two containers on one bridge network, 
 });
 
 test('external-IP: the manager and agent files carry REDIS_URL, EXTERNAL_IP, CLUSTER_PORT, CENTRAL_MANAGER_URL as given', async () => {
-  const managerEnv: Record<string, string> = { ...REQUIRED_ENV['deploy/compose/external-ip/manager-host.yml'], CLUSTER_PORT: '8100' };
+  const managerEnv: Record<string, string> = { ...COMPOSE_ENV['deploy/compose/external-ip/manager-host.yml'], CLUSTER_PORT: '8100' };
   const manager = service(await composeConfig(join(DEPLOY_DIR, 'compose/external-ip/manager-host.yml'), managerEnv), 'central-manager');
   assert.deepEqual(manager.command, ['manager']);
   assert.equal(env(manager).REDIS_URL, managerEnv.REDIS_URL);
@@ -122,7 +108,7 @@ test('external-IP: the manager and agent files carry REDIS_URL, EXTERNAL_IP, CLU
   // Other hosts reach EXTERNAL_IP:CLUSTER_PORT, so the published port is the listening one.
   assert.deepEqual(ports(manager), [['8100', 8100]]);
 
-  const agentEnv = REQUIRED_ENV['deploy/compose/external-ip/agent-host.yml']!;
+  const agentEnv = COMPOSE_ENV['deploy/compose/external-ip/agent-host.yml']!;
   const agent = service(await composeConfig(join(DEPLOY_DIR, 'compose/external-ip/agent-host.yml'), agentEnv), 'agent-container');
   assert.deepEqual(agent.command, ['container']);
   for (const k of ['CENTRAL_MANAGER_URL', 'REDIS_URL', 'EXTERNAL_IP', 'CONTAINER_NAME']) assert.equal(env(agent)[k], agentEnv[k]);
@@ -188,7 +174,7 @@ test('swarm stack: the Docker CLI stack loader accepts it (docker stack config, 
 });
 
 test('cloud: managers behind Traefik, routed by host name to port 8000, health-checked on /ready', async () => {
-  const required = REQUIRED_ENV['deploy/compose/cloud-traefik.yml']!;
+  const required = COMPOSE_ENV['deploy/compose/cloud-traefik.yml']!;
   const config = await composeConfig(join(DEPLOY_DIR, 'compose/cloud-traefik.yml'), required);
   const manager = service(config, 'central-manager');
   const labels = asRecord(manager.labels);

@@ -73,11 +73,29 @@ export function rel(path: string): string {
   return relative(REPO_ROOT, path);
 }
 
+/**
+ * What each compose or stack file needs from the operator (a .env or the shell), as a user would
+ * give it; loopback addresses, as nothing is ever sent to them.
+ */
+export const COMPOSE_ENV: Record<string, Record<string, string>> = {
+  'deploy/compose/single-host.yml': {},
+  'deploy/compose/external-ip/redis-host.yml': { REDIS_PASSWORD: 'test-password' },
+  'deploy/compose/external-ip/manager-host.yml': { REDIS_URL: 'redis://:test-password@127.0.0.11:6379', EXTERNAL_IP: '127.0.0.12' },
+  'deploy/compose/external-ip/agent-host.yml': {
+    CENTRAL_MANAGER_URL: 'http://127.0.0.12:8000',
+    REDIS_URL: 'redis://:test-password@127.0.0.11:6379',
+    EXTERNAL_IP: '127.0.0.13',
+    CONTAINER_NAME: 'agent-7',
+  },
+  'deploy/compose/cloud-traefik.yml': { REDIS_URL: 'rediss://:test-password@127.0.0.11:6380', FLOTILLA_API_HOST: 'api.flotilla.test' },
+  'deploy/swarm/stack.yml': {},
+};
+
 export type Yaml = Record<string, unknown>;
 
 /** Every document of a YAML text, as plain data; a syntax error throws, naming the source. */
 export function parseYamlDocs(text: string, source: string): Yaml[] {
-  return parseAllDocuments(text).flatMap((doc, i) => {
+  return parseAllDocuments(text, { merge: true }).flatMap((doc, i) => {
     if (doc.errors.length > 0) throw new Error(`${source} (document ${i + 1}): ${doc.errors.map((e) => e.message).join('; ')}`);
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     return value === null || value === undefined ? [] : [value as Yaml];
