@@ -4,8 +4,8 @@
 # NAME with the file's content (trailing newlines dropped) and unsets NAME_FILE. Only names that
 # hold secrets or Flotilla settings are converted (REDIS_URL, CENTRAL_MANAGER_URL, FLOTILLA_*,
 # *_API_KEY, *_TOKEN, *_PASSWORD, *_SECRET), so that a standard variable such as SSL_CERT_FILE
-# keeps its meaning. Then it execs
-# `node dist/cli/main.js "$@"`, so that node is PID 1 and gets SIGTERM itself.
+# keeps its meaning. Then it execs `node dist/cli/main.js "$@"`, so that node is PID 1 and gets
+# SIGTERM itself.
 # Exit 2 (a configuration error, as Flotilla's own) when NAME and NAME_FILE are both set or the
 # file cannot be read.
 set -eu

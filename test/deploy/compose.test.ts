@@ -51,7 +51,7 @@ test('docker-compose is installed (apt-get install docker-compose; .ci/run does 
   assert.match(r.stdout, /docker-compose version/);
 });
 
-test('every compose and stack file under deploy/ has its environment listed here', () => {
+test('every compose and stack file under deploy/ has its environment listed (COMPOSE_ENV in deploy-files.ts)', () => {
   assert.ok(composeFiles.length >= 6, `found only ${composeFiles.length} compose files`);
   assert.deepEqual(composeFiles.map(rel).sort(), Object.keys(COMPOSE_ENV).sort());
 });
