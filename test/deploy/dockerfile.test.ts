@@ -48,7 +48,7 @@ test('each lint rule fires on a Dockerfile that breaks it', () => {
     ['DL3015', mutate('RUN npm ci --ignore-scripts --no-audit', 'RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/* && npm ci --ignore-scripts --no-audit')],
     ['DL3009', mutate('RUN npm ci --ignore-scripts --no-audit', 'RUN apt-get update && apt-get install -y --no-install-recommends curl && npm ci --ignore-scripts --no-audit')],
     ['DL3020', mutate('COPY src ./src', 'ADD src ./src')],
-    ['DL3025', mutate('CMD ["manager"]', 'CMD manager')],
+    ['DL3025', mutate('CMD ["auto"]', 'CMD auto')],
     ['DL3025', mutate(/^ENTRYPOINT .*$/m, 'ENTRYPOINT /bin/sh /app/deploy/docker-entrypoint.sh')],
     ['DL3000', mutate('WORKDIR /app', 'WORKDIR app')],
     ['DL3022', mutate('COPY --from=build', 'COPY --from=builder')],
@@ -61,7 +61,7 @@ test('each lint rule fires on a Dockerfile that breaks it', () => {
   for (const [rule, content] of cases) assert.ok(rules(content).includes(rule), `${rule} did not fire; findings: ${rules(content).join(', ') || 'none'}`);
 });
 
-test('deploy/Dockerfile: multi-stage, runtime with production dependencies only, both ports, the role as the command', () => {
+test('deploy/Dockerfile: multi-stage, runtime with production dependencies only, both ports, the role as the command (auto by default)', () => {
   const dockerfile = DockerfileParser.parse(DOCKERFILE);
   const froms = dockerfile.getFROMs();
   assert.ok(froms.length >= 2, 'not multi-stage');
@@ -74,7 +74,7 @@ test('deploy/Dockerfile: multi-stage, runtime with production dependencies only,
   const exposed = dockerfile.getInstructions().filter((i) => i.getKeyword() === 'EXPOSE').flatMap((i) => (i.getArgumentsContent() ?? '').split(/\s+/).map(Number));
   assert.deepEqual(exposed.sort(), [DEFAULT_CLUSTER_PORT, DEFAULT_AGENT_PORT].sort());
   const cmd = dockerfile.getCMDs().at(-1)!;
-  assert.deepEqual(JSON.parse(cmd.getArgumentsContent() ?? ''), ['manager']);
+  assert.deepEqual(JSON.parse(cmd.getArgumentsContent() ?? ''), ['auto']);
   assert.match(DOCKERFILE, /HEALTHCHECK[^\n]*\\\n\s+CMD \["node", "\/app\/deploy\/healthcheck\.mjs"\]/);
 });
 

@@ -120,12 +120,13 @@ test('healthcheck: the role from the arguments, from PID 1\'s command line, and 
   assert.equal(healthcheck.healthTarget('manager', { FLOTILLA_BIND_ADDRESS: '127.0.0.9' }).host, '127.0.0.9');
 });
 
-test('a manager and a container started through the entrypoint, Redis URL from a secret file, pass the healthcheck; stopped, they fail it', async () => {
+test('a manager and a container started through the entrypoint (the container without a command, as the users\' guide writes it), Redis URL from a secret file, pass the healthcheck; stopped, they fail it', async () => {
   const redisUrlFile = secretFile('redis-url', `redis://:${PASSWORD}@127.0.0.1:${redis.port}`);
   const managerPort = await freePort();
   const agentPort = await freePort();
   const manager = startEntrypoint(['manager'], { REDIS_URL_FILE: redisUrlFile, CLUSTER_PORT: String(managerPort), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: `deploy-${process.pid}:` });
-  const container = startEntrypoint(['container'], {
+  // No command: the image's default `auto` runs a container because CENTRAL_MANAGER_URL is set.
+  const container = startEntrypoint(['auto'], {
     REDIS_URL_FILE: redisUrlFile,
     CENTRAL_MANAGER_URL: `http://127.0.0.1:${managerPort}`,
     AGENT_PORT: String(agentPort),
