@@ -15,7 +15,7 @@ import type {
   RegisterResponse,
 } from '../protocol/api.js';
 import { PATHS } from '../protocol/paths.js';
-import type { LatencyMatrix, LogsPage } from '../protocol/observability-api.js';
+import type { LatencyMatrix, LogsPage, ProbeResult } from '../protocol/observability-api.js';
 import {
   MESSAGE_PATHS,
   type CommunicationResponse,
@@ -168,6 +168,11 @@ export class ApiClient {
 
   latency(): Promise<LatencyMatrix> {
     return this.call('GET', PATHS.latency);
+  }
+
+  /** Asks the manager to GET http://host:port/ping (doctor's reach-back check). */
+  probe(host: string, port: number): Promise<ProbeResult> {
+    return this.call('POST', PATHS.probe, { host, port });
   }
 
   // --- agents (control plane) ------------------------------------------------------------------

@@ -55,3 +55,25 @@ export const LatencyMatrix = Type.Object({
   entries: Type.Array(LatencyEntryView),
 });
 export type LatencyMatrix = Static<typeof LatencyMatrix>;
+
+/** `POST /api/v1/cluster/probe`: can the manager reach `http://host:port/ping`? (`flotilla doctor`'s reach-back check.) */
+export const ProbeBody = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_-]+$', description: 'an IP address or host name' }),
+    port: Type.Integer({ minimum: 1, maximum: 65_535 }),
+  },
+  { additionalProperties: false },
+);
+export type ProbeBody = Static<typeof ProbeBody>;
+
+export const ProbeResult = Type.Object({
+  reachable: Type.Boolean({ description: 'an HTTP answer came back' }),
+  url: Type.String(),
+  status_code: Type.Union([Type.Integer(), Type.Null()]),
+  rtt_ms: Type.Union([Type.Number(), Type.Null()]),
+  flotilla: Type.Boolean({ description: 'the answer is a Flotilla /ping (`pong: true`)' }),
+  /** Echoed from the answer, so a caller that served the /ping can tell it reached that server. */
+  nonce: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+});
+export type ProbeResult = Static<typeof ProbeResult>;

@@ -24,6 +24,7 @@ export const PATHS = {
   clusterActions: `${API_PREFIX}/cluster/actions`,
   distribution: `${API_PREFIX}/cluster/metrics/distribution`,
   latency: `${API_PREFIX}/cluster/latency`,
+  probe: `${API_PREFIX}/cluster/probe`,
   logs: `${API_PREFIX}/logs`,
 } as const;
 

@@ -5,7 +5,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { PATHS } from '../../protocol/paths.js';
-import { LatencyMatrix, LogsPage, LogsQuery, type LatencyEntryView } from '../../protocol/observability-api.js';
+import { LatencyMatrix, LogsPage, LogsQuery, ProbeBody, ProbeResult, type LatencyEntryView } from '../../protocol/observability-api.js';
+import { ErrorBody } from '../../protocol/api.js';
+import { probePing } from '../probe.js';
 import type { LogQuery } from '../../store/index.js';
 import { MANAGER_TARGET, REDIS_TARGET } from '../../observability/index.js';
 import type { ManagerContext } from '../context.js';
@@ -98,5 +100,20 @@ export const observabilityRoutes: FastifyPluginAsyncTypebox<ObservabilityRouteOp
       }
       return { generated_at: new Date().toISOString(), containers, entries };
     },
+  );
+
+  app.post(
+    PATHS.probe,
+    {
+      config: { access: 'operate' },
+      schema: {
+        summary: 'Can this manager reach http://host:port/ping? (the reach-back check of `flotilla doctor`)',
+        description: 'A GET of the fixed path /ping, 3 s timeout, no redirects; only reachability, status, round trip and whether it is a Flotilla ping are reported, never the body.',
+        tags: ['observability'],
+        body: ProbeBody,
+        response: { 200: ProbeResult, '4xx': ErrorBody },
+      },
+    },
+    async (req) => probePing(req.body.host, req.body.port),
   );
 };

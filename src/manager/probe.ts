@@ -1,0 +1,67 @@
+/**
+ * The manager's reach-back probe: `GET http://host:port/ping` from the manager, so that an agent
+ * host can learn whether the manager reaches it at the address it advertises (`flotilla doctor`).
+ *
+ * Deliberately narrow, so it is no general request forwarder: a GET of the fixed path `/ping`,
+ * no redirects followed, a short timeout, at most PROBE_BODY_MAX bytes read, and only whether the
+ * answer is a Flotilla ping (and its nonce) is reported back, never the body.
+ */
+import { performance } from 'node:perf_hooks';
+import { request } from 'undici';
+import type { ProbeResult } from '../protocol/observability-api.js';
+
+export const PROBE_TIMEOUT_MS = 3_000;
+export const PROBE_BODY_MAX = 4_096;
+const NONCE_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/ping`;
+}
+
+/** Why a connection failed, in words an operator can act on. */
+export function describeNetworkError(err: unknown, timeoutMs: number): string {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused: nothing listens on that port';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'no route to that address';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'ETIMEDOUT':
+      return `no answer within ${timeoutMs} ms: a firewall drops the traffic, or the address is wrong`;
+    default:
+      if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms: a firewall drops the traffic, or the address is wrong`;
+      return e.message ?? String(err);
+  }
+}
+
+export async function probePing(host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
+  const url = urlOf(host, port);
+  const started = performance.now();
+  try {
+    const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const rtt = Math.round((performance.now() - started) * 1_000) / 1_000;
+    let text = '';
+    for await (const chunk of res.body) {
+      text += (chunk as Buffer).toString('utf8');
+      if (text.length > PROBE_BODY_MAX) break;
+    }
+    res.body.destroy();
+    let parsed: { pong?: unknown; nonce?: unknown } | null = null;
+    try {
+      parsed = JSON.parse(text) as { pong?: unknown; nonce?: unknown };
+    } catch {
+      parsed = null;
+    }
+    const nonce = typeof parsed?.nonce === 'string' && NONCE_RE.test(parsed.nonce) ? parsed.nonce : null;
+    return { reachable: true, url, status_code: res.statusCode, rtt_ms: rtt, flotilla: res.statusCode === 200 && parsed?.pong === true, nonce, error: null };
+  } catch (err) {
+    return { reachable: false, url, status_code: null, rtt_ms: null, flotilla: false, nonce: null, error: describeNetworkError(err, timeoutMs) };
+  }
+}
