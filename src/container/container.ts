@@ -81,7 +81,7 @@ export class AgentContainer {
             registry: this.registry,
             log: o.log,
             ...(o.tracing === undefined ? {} : { tracing: o.tracing }),
-            ...(metrics === null ? {} : { onTurn: (agentId, _entry, ok, seconds) => metrics.turned(agentId, ok, seconds), onSent: (kind) => metrics.sent(kind) }),
+            ...(metrics === null ? {} : { onTurn: (agentId, entry, ok, seconds) => metrics.turned(agentId, ok, seconds, (Date.now() - seconds * 1_000 - entry.acceptedAtMs) / 1_000), onSent: (kind) => metrics.sent(kind) }),
           });
     this.leaseIntervalMs = o.config.leaseIntervalMs;
     this.leaseTimeoutMs = o.config.leaseTimeoutMs;

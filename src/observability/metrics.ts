@@ -161,6 +161,7 @@ export class ContainerMetrics extends ProcessMetrics {
   private readonly handled: Counter<'agent_type' | 'outcome'>;
   private readonly handling: Histogram<'agent_type'>;
   private readonly sentTotal: Counter<'kind'>;
+  private readonly waiting: Histogram<'agent_type'>;
 
   constructor(o: ContainerMetricsOptions) {
     super();
@@ -174,6 +175,13 @@ export class ContainerMetrics extends ProcessMetrics {
     this.handling = new Histogram({
       name: 'flotilla_message_handling_seconds',
       help: 'Time from the start of a turn to its commit, by agent type.',
+      labelNames: ['agent_type'],
+      buckets: HANDLING_BUCKETS,
+      registers,
+    });
+    this.waiting = new Histogram({
+      name: 'flotilla_message_wait_seconds',
+      help: 'Time a message spent in its mailbox, from its acceptance to the start of its turn, by agent type (queueing behind earlier messages, or an owner that was down).',
       labelNames: ['agent_type'],
       buckets: HANDLING_BUCKETS,
       registers,
@@ -213,11 +221,13 @@ export class ContainerMetrics extends ProcessMetrics {
   }
 
   /** A turn committed: `agentId` is `type/name`; only the type becomes a label. */
-  turned(agentId: string, ok: boolean, seconds: number): void {
+  turned(agentId: string, ok: boolean, seconds: number, waitSeconds?: number): void {
     const slash = agentId.indexOf('/');
     const agentType = slash < 0 ? agentId : agentId.slice(0, slash);
     this.handled.inc({ agent_type: agentType, outcome: ok ? 'ok' : 'failed' });
     this.handling.observe({ agent_type: agentType }, seconds);
+    // Acceptance times come from Redis's clock: a skewed host could see a negative wait.
+    if (waitSeconds !== undefined) this.waiting.observe({ agent_type: agentType }, Math.max(0, waitSeconds));
   }
 
   sent(kind: 'request' | 'topic'): void {

@@ -26,6 +26,17 @@ const boomAgent = defineAgent({
   },
 });
 
+/** Holds each turn until the test opens the gate (or the agent stops): messages queue up behind it. */
+let openGate: () => void = () => undefined;
+let gate = Promise.resolve();
+const gatedAgent = defineAgent({
+  type: 'gated',
+  async onMessage(_message, ctx) {
+    await Promise.race([gate, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))]);
+    return 'through';
+  },
+});
+
 interface Sample {
   name: string;
   labels: Record<string, string>;
@@ -104,7 +115,7 @@ describe('metrics', () => {
       FLOTILLA_BIND_ADDRESS: '127.0.0.1',
       AGENT_PORT: '0',
     });
-    container = new AgentContainer({ config, log, store, agentTypes: [...BUILTIN_AGENTS, boomAgent] });
+    container = new AgentContainer({ config, log, store, agentTypes: [...BUILTIN_AGENTS, boomAgent, gatedAgent] });
     await container.start();
     await container.joined();
     containerUrl = `http://127.0.0.1:${container.port}`;
@@ -139,6 +150,7 @@ describe('metrics', () => {
     assert.equal(c.type.get('flotilla_message_handling_seconds'), 'histogram');
     assert.equal(c.type.get('flotilla_messages_sent_total'), 'counter');
     assert.equal(c.type.get('flotilla_hosted_agents'), 'gauge');
+    assert.equal(c.type.get('flotilla_message_wait_seconds'), 'histogram');
     assert.equal(c.type.get('flotilla_lease_renewals_total'), 'counter');
     assert.equal(c.type.get('flotilla_lease_misses_total'), 'counter');
     // The leader is elected within a step of the leader lease; the container renews every second.
@@ -216,5 +228,25 @@ describe('metrics', () => {
       await m.stop();
       await s.close();
     }
+  });
+
+  test('messages queued behind a slow turn: their time in the mailbox is measured', async () => {
+    const res = await http('POST', `${managerUrl}/api/v1/cluster/agents/deploy`, { agent_type: 'gated', name: 'g1' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await waitFor('the gated agent hosted', () => container.runtime?.agents().includes('gated/g1'));
+    gate = new Promise<void>((resolve) => (openGate = resolve));
+    const waits0 = value(await scrape(containerUrl), 'flotilla_message_wait_seconds_count', { agent_type: 'gated' });
+    // One turn held at the gate, three behind it; `tell` returns at once (accepted).
+    for (let i = 0; i < 4; i++) {
+      const sent = await http('POST', `${managerUrl}/api/v1/agents/gated/g1/messages`, { message: { i }, kind: 'tell' });
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    openGate();
+    await waitFor('all four handled', async () => value(await scrape(containerUrl), 'flotilla_message_wait_seconds_count', { agent_type: 'gated' }) - waits0 === 4);
+    const after = await scrape(containerUrl);
+    // The three behind the held turn waited at least the 300 ms it was held.
+    assert.ok(value(after, 'flotilla_message_wait_seconds_sum', { agent_type: 'gated' }) >= 0.9, `waited ${value(after, 'flotilla_message_wait_seconds_sum', { agent_type: 'gated' })} s in all`);
+    assert.ok(value(after, 'flotilla_message_wait_seconds_bucket', { agent_type: 'gated', le: '0.1' }) - waits0 <= 1, 'at most the first was quick');
   });
 });
