@@ -59,7 +59,8 @@ async function keysUnder(prefix: string): Promise<string[]> {
   return keys;
 }
 
-describeStoreContract('redis', async () => {
+/** A store under a prefix of its own; cleanup deletes its keys. */
+async function freshStore(): Promise<{ store: RedisStore; cleanup(): Promise<void> }> {
   const prefix = randomPrefix();
   const store = await connectedStore(server.url, prefix);
   return {
@@ -70,20 +71,10 @@ describeStoreContract('redis', async () => {
       await store.close();
     },
   };
-});
+}
 
-describeObservabilityContract('redis', async () => {
-  const prefix = randomPrefix();
-  const store = await connectedStore(server.url, prefix);
-  return {
-    store,
-    cleanup: async () => {
-      const keys = await keysUnder(prefix);
-      if (keys.length > 0) await admin.del(...keys);
-      await store.close();
-    },
-  };
-});
+describeStoreContract('redis', freshStore);
+describeObservabilityContract('redis', freshStore);
 
 describe('RedisStore only', () => {
   it('keeps cluster keys under one hash tag and each fenced resource under its own', async () => {
