@@ -6,10 +6,10 @@
 // done by `npm run typecheck` (src/dashboard/tsconfig.json, with the DOM library).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-const src = fileURLToPath(new URL('../src/dashboard/', import.meta.url));
-const out = fileURLToPath(new URL('../dist/dashboard/', import.meta.url));
+const src = join(import.meta.dirname, '..', 'src', 'dashboard', '/');
+const out = join(import.meta.dirname, '..', 'dist', 'dashboard', '/');
 /** The browsers the page is written for: what Debian's chromium and current Firefox/Safari run. */
 const TARGET = ['chrome110', 'firefox110', 'safari16'];
 
