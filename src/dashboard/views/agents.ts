@@ -72,7 +72,7 @@ export class AgentsView implements View {
       { title: 'Container', width: 'minmax(100px,1fr)', cell: (r) => `<span data-container>${esc(r.a.container_id ?? '–')}</span>` },
       { title: 'Host', width: 'minmax(100px,1fr)', cell: (r) => esc(r.a.host_address ?? '–') },
       { title: 'State', width: '100px', cell: (r) => badge(r.a.state) },
-      { title: 'Mailbox', width: '70px', cell: (r) => esc(r.a.mailbox_depth) },
+      { title: 'Mailbox', width: '80px', cell: (r) => esc(r.a.mailbox_depth) },
       { title: 'Last turn', width: '150px', cell: (r) => (r.a.turns === 0 ? '<span class="muted">none yet</span>' : `${esc(r.a.turns)} · ${esc(ago(r.a.updated_at))}`) },
     ];
     this.table = new VirtualTable(root.querySelector('#agents')!, columns, { name: 'agents', empty: 'no agents', visibleRows: 20 });

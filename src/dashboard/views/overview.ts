@@ -55,15 +55,15 @@ export class OverviewView implements View {
     const op = this.ctx.mayOperate;
     const columns: Column<Row>[] = [
       { title: 'Container', width: 'minmax(120px,1.4fr)', cell: (r) => `<span title="${esc(r.c.container_id)}">${esc(r.c.container_name)}</span>` },
-      { title: 'Host', width: 'minmax(120px,1.2fr)', cell: (r) => esc(`${r.c.host_address}:${r.c.api_port}`) },
+      { title: 'Host', width: 'minmax(150px,1.2fr)', cell: (r) => esc(`${r.c.host_address}:${r.c.api_port}`) },
       { title: 'State', width: '150px', cell: (r) => `${badge(r.c.state)} ${r.c.availability === 'schedulable' ? '' : badge(r.c.availability)}` },
-      { title: 'Epoch', width: '60px', cell: (r) => esc(r.c.epoch) },
-      { title: 'Load', width: '90px', cell: (r) => esc(loadText(r.load)) },
-      { title: 'Agents', width: '64px', cell: (r) => `<span data-agents>${esc(r.load?.agents ?? 0)}</span>` },
-      { title: 'Last lease renewal', width: '140px', cell: (r) => (r.c.state === 'down' ? `down ${esc(ago(r.c.down_at))}` : esc(ago(r.c.last_heartbeat))) },
+      { title: 'Epoch', width: '64px', cell: (r) => esc(r.c.epoch) },
+      { title: 'Load', width: '120px', cell: (r) => esc(loadText(r.load)) },
+      { title: 'Agents', width: '70px', cell: (r) => `<span data-agents>${esc(r.load?.agents ?? 0)}</span>` },
+      { title: 'Last lease renewal', width: '160px', cell: (r) => (r.c.state === 'down' ? `down ${esc(ago(r.c.down_at))}` : esc(ago(r.c.last_heartbeat))) },
       {
         title: 'Actions',
-        width: '190px',
+        width: '170px',
         cell: (r) => {
           if (!op) return '<span class="muted">–</span>';
           const id = esc(r.c.container_id);
