@@ -124,7 +124,7 @@ export class OverviewView implements View {
   }
 
   private renderContainers(): void {
-    const { containers, load, status } = this.ctx.cluster.snapshot;
+    const { containers, load, containersLoaded } = this.ctx.cluster.snapshot;
     const rows: Row[] = [];
     for (const c of containers) {
       const l = load.get(c.container_id);
@@ -133,7 +133,7 @@ export class OverviewView implements View {
     }
     this.table!.setRows(rows);
     this.root!.querySelector('#container-shown')!.textContent = this.filter === '' ? `${containers.length} containers` : `${rows.length} of ${containers.length} shown`;
-    if (!this.rendered && status !== null) {
+    if (!this.rendered && containersLoaded) {
       this.rendered = true;
       // Read by the benchmark: the first render of the table with data.
       performance.mark('flotilla:overview-rendered');
