@@ -45,7 +45,10 @@ function show(s: Session): void {
 function startApp(): void {
   const token = storedToken();
   const claims = decodeClaims(token);
-  const api = new Api(storedToken, (err) => end(`Your session ended: the manager refused the token (401): ${err.message}. Sign in again.`));
+  const api: Api = new Api(storedToken, (err) => {
+    // Several calls in flight may all get the 401: only the first ends this session.
+    if (session?.ctx.api === api) end(`Your session ended: the manager refused the token (401): ${err.message}. Sign in again.`);
+  });
   const cluster = new Cluster(api);
   const ctx: AppContext = { api, cluster, mayOperate: mayOperate(claims) };
   document.body.classList.toggle('read-only', !ctx.mayOperate);

@@ -115,4 +115,52 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
     assert.equal(await page.evaluate("sessionStorage.getItem('flotilla.token')"), null);
     assert.equal((await store.getContainer('auth-box'))?.availability, 'schedulable', 'the refused cordon changed nothing');
   });
+
+  test('latency and logs: "not available yet" while the manager has no such API; rendered by the fixed contract once it answers', async () => {
+    const { page } = browser;
+    valid.set(admin, 'admin');
+    await page.locator('#signin-token').fill(admin);
+    await page.locator('#signin-form button[type=submit]').click();
+    await page.locator('#who', { hasText: 'ada (admin)' }).waitFor();
+
+    // This manager has neither endpoint: 404, said plainly.
+    await page.goto(`${url}/dashboard/#/latency`);
+    await page.locator('#heatmap [data-unavailable]', { hasText: 'not available yet' }).waitFor();
+    await page.goto(`${url}/dashboard/#/agents/echo/someone`);
+    await page.locator('#logs [data-unavailable]', { hasText: 'not available yet' }).waitFor();
+
+    // The endpoints are being built elsewhere; their shapes are fixed, so the browser is given
+    // answers of that shape (the only canned data in these tests) to check how the page draws them.
+    const now = new Date().toISOString();
+    await page.route('**/api/v1/cluster/latency', (route) =>
+      route.fulfill({
+        json: {
+          generated_at: now,
+          entries: [
+            { from: 'auth-box', to: 'redis', median_ms: 1.5, last_ms: 1.2, max_ms: 3, samples: 10, error: null, measured_at: now },
+            { from: 'auth-box', to: 'manager', median_ms: 250, last_ms: 240, max_ms: 300, samples: 10, error: null, measured_at: now },
+            { from: 'auth-box', to: 'other-box', median_ms: null, last_ms: null, max_ms: null, samples: 0, error: 'connect ECONNREFUSED', measured_at: null },
+            { from: 'other-box', to: 'auth-box', median_ms: 12.4, last_ms: 12, max_ms: 20, samples: 5, error: null, measured_at: now },
+          ],
+        },
+      }),
+    );
+    const logQueries: string[] = [];
+    await page.route('**/api/v1/logs?**', (route) => {
+      logQueries.push(new URL(route.request().url()).search);
+      return route.fulfill({
+        json: { entries: [{ id: '1-0', time: now, level: 'warn', container_id: 'auth-box', agent_id: 'echo/someone', trace_id: null, msg: 'handler slow' }], next: '1-0' },
+      });
+    });
+    await page.goto(`${url}/dashboard/#/latency`);
+    const table = page.locator('table[data-table=latency]');
+    await table.waitFor();
+    assert.deepEqual(await table.locator('tr').first().locator('th').allInnerTexts(), ['from \\ to', 'redis', 'manager', 'auth-box', 'other-box']);
+    const authRow = table.locator('tr', { has: page.locator('th', { hasText: /^auth-box$/ }) });
+    assert.deepEqual(await authRow.locator('td').allInnerTexts(), ['1.50', '250', '–', '×']);
+    await screenshot(page, 'latency');
+    await page.goto(`${url}/dashboard/#/agents/echo/someone`);
+    await page.locator('#logs', { hasText: 'handler slow' }).waitFor();
+    assert.ok(logQueries.some((q) => new URLSearchParams(q).get('agent') === 'echo/someone'), logQueries.join(' '));
+  });
 });

@@ -10,6 +10,8 @@ import type { AppContext, View } from './view.js';
 export const LATENCY_REFRESH_MS = 5_000;
 /** Container columns shown at most (a 1,000-wide matrix is unreadable); the filter narrows rows. */
 export const MAX_PEER_COLUMNS = 40;
+/** Rows shown at most; the filter finds the others. */
+export const MAX_ROWS = 200;
 /** The median at which a cell is fully red. */
 export const RED_AT_MS = 200;
 
@@ -83,11 +85,12 @@ export class LatencyView implements View {
       froms.add(e.from);
       if (e.to !== 'redis' && e.to !== 'manager') peers.add(e.to);
     }
-    const rows = [...froms].sort().filter((f) => this.filter === '' || f.toLowerCase().includes(this.filter));
+    const matching = [...froms].sort().filter((f) => this.filter === '' || f.toLowerCase().includes(this.filter));
+    const rows = matching.slice(0, MAX_ROWS);
     const peerColumns = [...peers].sort().slice(0, MAX_PEER_COLUMNS);
     const columns = ['redis', 'manager', ...peerColumns];
     this.root!.querySelector('#latency-note')!.textContent =
-      `measured ${ago(this.matrix.generated_at)}; ${rows.length} of ${froms.size} containers` + (peers.size > MAX_PEER_COLUMNS ? `; first ${MAX_PEER_COLUMNS} of ${peers.size} peer columns` : '');
+      `measured ${ago(this.matrix.generated_at)}; ${rows.length} of ${froms.size} containers${matching.length > MAX_ROWS ? ' (filter to see others)' : ''}` + (peers.size > MAX_PEER_COLUMNS ? `; first ${MAX_PEER_COLUMNS} of ${peers.size} peer columns` : '');
     const head = `<tr><th>from \\ to</th>${columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
     const body = rows
       .map((from) => `<tr><th>${esc(from)}</th>${columns.map((to) => cell(from === to ? undefined : cells.get(`${from}\n${to}`))).join('')}</tr>`)
