@@ -57,13 +57,14 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
       files.set(name, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
     }
   }
-  const schema = { hide: true } as const;
+  const tags = ['dashboard'];
 
-  app.get('/dashboard', { config: { access: 'public' }, schema }, async (_req, reply) => reply.redirect(DASHBOARD_PATH, 301));
+  app.get('/dashboard', { config: { access: 'public' }, schema: { summary: `Redirects to ${DASHBOARD_PATH}`, tags } }, async (_req, reply) => reply.redirect(DASHBOARD_PATH, 301));
 
   for (const name of Object.keys(FILES) as FileName[]) {
     const url = name === 'index.html' ? DASHBOARD_PATH : `${DASHBOARD_PATH}${name}`;
-    app.get(url, { config: { access: 'public' }, schema }, async (req, reply) => {
+    const summary = `The dashboard's ${name} (no data in it; 503 when not built)`;
+    app.get(url, { config: { access: 'public' }, schema: { summary, tags } }, async (req, reply) => {
       const file = files.get(name);
       if (file === undefined) {
         return reply.code(503).send({
