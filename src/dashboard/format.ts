@@ -19,6 +19,18 @@ export function ago(iso: string | null | undefined, nowMs = Date.now()): string 
   return `${Math.round(s / 86_400)} d ago`;
 }
 
+/**
+ * An "ago" text that refreshAgo() keeps current in place, so a table need not be rendered again
+ * each second (which would replace its buttons under the pointer).
+ */
+export function agoSpan(iso: string | null | undefined): string {
+  return `<span data-ago="${esc(iso ?? '')}">${esc(ago(iso))}</span>`;
+}
+
+export function refreshAgo(root: ParentNode, nowMs = Date.now()): void {
+  for (const span of root.querySelectorAll<HTMLElement>('[data-ago]')) span.textContent = ago(span.dataset.ago, nowMs);
+}
+
 /** HH:MM:SS of an ISO time, local. */
 export function clock(iso: string): string {
   const d = new Date(iso);

@@ -35,6 +35,8 @@ export class VirtualTable<R> {
   private readonly block: HTMLDivElement;
   private readonly template: string;
   private frame = 0;
+  /** What the last paint wrote: the same again leaves the DOM (and the buttons in it) alone. */
+  private painted = '';
   private readonly visibleRows: number;
   private readonly onScroll = (): void => {
     if (this.frame === 0) this.frame = requestAnimationFrame(() => this.paint());
@@ -79,8 +81,7 @@ export class VirtualTable<R> {
   private paint(): void {
     this.frame = 0;
     if (this.rows.length === 0) {
-      this.block.style.transform = '';
-      this.block.innerHTML = `<div class="vt-empty">${esc(this.options.empty ?? 'nothing to show')}</div>`;
+      this.write('', `<div class="vt-empty">${esc(this.options.empty ?? 'nothing to show')}</div>`);
       return;
     }
     const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW_HEIGHT_PX) - OVERSCAN_ROWS);
@@ -91,7 +92,13 @@ export class VirtualTable<R> {
       const row = this.rows[i]!;
       html += `<div class="vt-row" role="row" style="${style}">${this.columns.map((c) => `<div role="cell">${c.cell(row)}</div>`).join('')}</div>`;
     }
-    this.block.style.transform = `translateY(${first * ROW_HEIGHT_PX}px)`;
+    this.write(`translateY(${first * ROW_HEIGHT_PX}px)`, html);
+  }
+
+  private write(transform: string, html: string): void {
+    this.block.style.transform = transform;
+    if (html === this.painted) return;
+    this.painted = html;
     this.block.innerHTML = html;
   }
 

@@ -6,7 +6,7 @@ import type { AgentView } from '../../protocol/agents-api.js';
 import type { Strategy } from '../../scheduler/strategy.js';
 import { deployAgent } from '../actions.js';
 import type { Topic } from '../cluster.js';
-import { ago, badge, esc } from '../format.js';
+import { agoSpan, badge, esc } from '../format.js';
 import { VirtualTable, type Column } from '../virtual-table.js';
 import type { AppContext, View } from './view.js';
 
@@ -74,7 +74,7 @@ export class AgentsView implements View {
       { title: 'Host', width: 'minmax(100px,1fr)', cell: (r) => esc(r.a.host_address ?? '–') },
       { title: 'State', width: '100px', cell: (r) => badge(r.a.state) },
       { title: 'Mailbox', width: '80px', cell: (r) => esc(r.a.mailbox_depth) },
-      { title: 'Last turn', width: '150px', cell: (r) => (r.a.turns === 0 ? '<span class="muted">none yet</span>' : `${esc(r.a.turns)} · ${esc(ago(r.a.updated_at))}`) },
+      { title: 'Last turn', width: '150px', cell: (r) => (r.a.turns === 0 ? '<span class="muted">none yet</span>' : `${esc(r.a.turns)} · ${agoSpan(r.a.updated_at)}`) },
     ];
     this.table = new VirtualTable(root.querySelector('#agents')!, columns, { name: 'agents', empty: 'no agents', visibleRows: 20 });
     root.querySelector<HTMLInputElement>('#agent-filter')!.addEventListener('input', (e) => {

@@ -5,7 +5,7 @@
 import type { ContainerView } from '../../protocol/api.js';
 import { containerAction, type ContainerAction } from '../actions.js';
 import type { Load, Topic } from '../cluster.js';
-import { ago, badge, esc } from '../format.js';
+import { agoSpan, badge, esc, refreshAgo } from '../format.js';
 import { VirtualTable, type Column } from '../virtual-table.js';
 import { renderFeed } from './event-feed.js';
 import type { AppContext, View } from './view.js';
@@ -60,7 +60,7 @@ export class OverviewView implements View {
       { title: 'Epoch', width: '64px', cell: (r) => esc(r.c.epoch) },
       { title: 'Load', width: '120px', cell: (r) => esc(loadText(r.load)) },
       { title: 'Agents', width: '70px', cell: (r) => `<span data-agents>${esc(r.load?.agents ?? 0)}</span>` },
-      { title: 'Last lease renewal', width: '160px', cell: (r) => (r.c.state === 'down' ? `down ${esc(ago(r.c.down_at))}` : esc(ago(r.c.last_heartbeat))) },
+      { title: 'Last lease renewal', width: '160px', cell: (r) => (r.c.state === 'down' ? `down ${agoSpan(r.c.down_at)}` : agoSpan(r.c.last_heartbeat)) },
       {
         title: 'Actions',
         width: '170px',
@@ -84,7 +84,7 @@ export class OverviewView implements View {
       this.renderContainers();
     });
     this.off = this.ctx.cluster.on((topic) => this.update(topic));
-    this.timer = setInterval(() => this.renderContainers(), AGO_REFRESH_MS);
+    this.timer = setInterval(() => refreshAgo(root.querySelector('#containers')!), AGO_REFRESH_MS);
     this.update('containers');
     this.update('events');
   }

@@ -1,6 +1,6 @@
 /**
  * The dashboard's files, served at `/dashboard/` (all `public`: the page holds no data, every
- * figure on it comes from API calls the browser makes with its own token). The build puts three
+ * figure on it comes from API calls the browser makes with its own token). The build puts four
  * files in dist/dashboard (scripts/build-dashboard.mjs); they are read once, here, and served from
  * memory. A fixed list of routes and no path parameter: nothing a request says can reach another
  * file, which is why this is not a general static-file server (@fastify/static).
@@ -23,7 +23,8 @@ type FileName = keyof typeof FILES;
 
 /**
  * Only this origin, for scripts, styles and API calls: the page cannot load anything from a CDN
- * or send data elsewhere even if a bug tried to. Inline styles are used for the heat map's colours.
+ * or send data elsewhere even if a bug tried to. Style attributes are allowed: the tables' column
+ * widths and the heat map's colours are set in them.
  */
 const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
