@@ -97,18 +97,18 @@ function end(message: string | null): void {
   });
 }
 
-async function boot(): Promise<void> {
+function boot(): void {
   document.getElementById('sign-out')!.addEventListener('click', () => end(null));
   const token = takeTokenFromFragment() ?? storedToken();
-  if (token !== null || signedInAnonymously()) {
-    const result = await probe(token);
-    if (result.status === 200) return startApp();
-    return end(probeMessage(result, token !== null));
-  }
+  // A kept token (or the choice to go without) is used at once: the page's first calls check it,
+  // and a 401 on any of them brings the sign-in page back, so a separate check would only wait.
+  if (token !== null || signedInAnonymously()) return startApp();
   end(null);
 }
 
-boot().catch((err: unknown) => {
+try {
+  boot();
+} catch (err) {
   main.innerHTML = `<p class="error-text">The dashboard could not start: ${esc(err instanceof Error ? err.message : String(err))}</p>`;
-});
+}
 

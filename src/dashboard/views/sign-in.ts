@@ -8,10 +8,16 @@ import { esc } from '../format.js';
 
 export type ProbeResult = { status: number; message: string };
 
-/** One status call with this token (or none): 200, 401, 403…, or 0 when the manager is unreachable. */
+/**
+ * The cheapest call that needs `read` access: the newest event. (Status and distribution read
+ * every agent, which takes a while in a large cluster.)
+ */
+const PROBE_PATH = `${PATHS.events}?limit=1`;
+
+/** One read with this token (or none): 200, 401, 403…, or 0 when the manager is unreachable. */
 export async function probe(token: string | null): Promise<ProbeResult> {
   try {
-    const res = await fetch(PATHS.clusterStatus, { headers: token === null ? {} : { authorization: `Bearer ${token}` }, cache: 'no-store' });
+    const res = await fetch(PROBE_PATH, { headers: token === null ? {} : { authorization: `Bearer ${token}` }, cache: 'no-store' });
     const body = (await res.json().catch(() => ({}))) as Partial<ErrorBody>;
     return { status: res.status, message: typeof body.message === 'string' ? body.message : `HTTP ${res.status}` };
   } catch {
