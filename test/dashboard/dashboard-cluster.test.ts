@@ -3,7 +3,8 @@
  * three containers as processes. Through the page only: sign in, see every container, deploy an
  * agent and see it placed, send it a message and read the reply; then the test kills the agent's
  * container with SIGKILL and the page, never reloaded, shows the container down and the agent on
- * another one; a drain from the page reports its progress until the container is empty.
+ * another one; a migration from the agent's page, and a drain that reports its progress until the
+ * container is empty.
  * Screenshots of the main pages go to test-artifacts/dashboard/.
  */
 import { after, before, describe, test } from 'node:test';
@@ -68,7 +69,7 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
   const containerRow = (name: string) => browser.page.locator(`[data-table=containers] .vt-row:has-text("${name}")`);
   const agentRow = (id: string) => browser.page.locator(`[data-table=agents] .vt-row:has(a:text-is("${id}"))`);
 
-  test('sign in, see every container, deploy, talk to the agent, watch a failover and a drain without reloading', async () => {
+  test('sign in, see every container, deploy, talk to the agent, watch a failover, migrate and drain, without reloading', async () => {
     const { page } = browser;
     page.setDefaultTimeout(UI_MS);
 
@@ -129,13 +130,23 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
     const movedTo = (await agentRow('echo/dash-a').locator('[data-container]').innerText()).trim();
     assert.equal(await page.evaluate('window.__notReloaded === true'), true, 'the page was not reloaded');
 
-    // Drain the new host from the page: progress until no agent is left, and the agent moves again.
+    // Migrate it from its page to the one container it has not been on.
+    const third = CONTAINERS.map(([name]) => name).find((name) => name !== placedOn && name !== movedTo)!;
+    await agentRow('echo/dash-a').locator('a').click();
+    await page.locator('#agent-container', { hasText: movedTo }).waitFor();
+    await page.locator('#migrate-target').selectOption(third);
+    await page.locator('#migrate-form button[type=submit]').click();
+    await page.locator('#ops .op-line.done', { hasText: `echo/dash-a moved from ${movedTo} to ${third}` }).waitFor();
+    await page.locator('#agent-container', { hasText: third }).waitFor();
+
+    // Drain that container from the page: progress until no agent is left, and the agent moves again.
     await page.locator('nav a[data-view=overview]').click();
-    await containerRow(movedTo).locator('button[data-action=drain]').click();
-    await page.locator('#ops .op-line.done', { hasText: `${movedTo} drained: no agents left` }).waitFor({ timeout: FAILOVER_SEEN_MS });
-    await containerRow(movedTo).locator('.badge.draining').waitFor();
+    await containerRow(third).locator('button[data-action=drain]').click();
+    await page.locator('#ops .op-line.done', { hasText: `${third} drained: no agents left` }).waitFor({ timeout: FAILOVER_SEEN_MS });
+    await containerRow(third).locator('.badge.draining').waitFor();
     const last = await http<{ container_id: string }>('GET', `${url}/api/v1/cluster/agents/echo/dash-a`);
-    assert.ok(last.body.container_id !== movedTo && last.body.container_id !== placedOn, `after the drain on ${last.body.container_id}`);
+    assert.equal(last.body.container_id, movedTo, 'drained off the third container onto the only other live one');
+    assert.equal(await page.evaluate('window.__notReloaded === true'), true, 'the page was not reloaded');
 
     // Offline: every request the page made went to the manager.
     const elsewhere = browser.requests.filter((u) => !u.startsWith(`${url}/`));
