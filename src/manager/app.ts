@@ -1,7 +1,7 @@
 /**
  * The manager's HTTP face: one Fastify instance, the error handlers, and the route plugins.
  * Routes are registered inside one scope (`api`) whose `onRequest` hook is where authentication
- * attaches; `/health` and `/ready` live outside it.
+ * attaches; `/health`, `/ready`, `/metrics` and the dashboard's files live outside it.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type onRequestHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -27,6 +27,7 @@ import { eventStreamRoutes } from './routes/event-stream.js';
 import { observabilityRoutes } from './routes/observability.js';
 import { LogFollowers } from './log-follow.js';
 import { NO_TRACING, type Tracing } from '../observability/tracing.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 
 export class MissingAccessError extends Error {
   override readonly name = 'MissingAccessError';
@@ -71,6 +72,8 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
   await installOpenApi(app);
   await app.register(healthRoutes, ctx);
   if (opts.metrics !== undefined) await app.register(metricsRoutes, { metrics: opts.metrics });
+  // The page's files only (public); its data comes from the API below, with the browser's token.
+  await app.register(dashboardRoutes);
   await app.register(async (api) => {
     if (opts.authenticate !== undefined) api.addHook('onRequest', opts.authenticate);
     await api.register(clusterRoutes, ctx);

@@ -1,0 +1,166 @@
+/**
+ * Sign-in and roles in real headless Chromium, against an in-process manager given an
+ * `authenticate` hook that follows the authentication contract (Bearer JWT; 401 for a bad or
+ * missing token, 403 when the role may not): the token from `#token=` is kept and removed from the
+ * address, sent on every call and on the event stream; a viewer sees no actions; a refused token
+ * keeps the user on the sign-in page; a token revoked mid-session sends the user back to it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { onRequestHookHandler } from 'fastify';
+import { MemoryStore } from '../../src/store/index.js';
+import { Manager } from '../../src/manager/manager.js';
+import { managerConfigFromEnv } from '../../src/manager/config.js';
+import { createLogger } from '../../src/common/logger.js';
+import { http } from '../helpers/processes.js';
+import { chromiumSkipReason, fakeJwt, launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
+
+const UI_MS = 15_000;
+const skip = chromiumSkipReason();
+
+describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false }, () => {
+  const store = new MemoryStore();
+  let manager: Manager;
+  let url: string;
+  let browser: Browser;
+  const admin = fakeJwt({ sub: 'ada', role: 'admin' });
+  const viewer = fakeJwt({ sub: 'vera', role: 'viewer' });
+  /** The tokens the manager accepts, with their role; a test revokes one. */
+  const valid = new Map<string, string>([
+    [admin, 'admin'],
+    [viewer, 'viewer'],
+  ]);
+  /** Authorization headers the manager received, per path. */
+  const seen: { path: string; authorization: string | undefined }[] = [];
+
+  // A callback hook: it either answers (and does not call done) or lets the request through.
+  const authenticate: onRequestHookHandler = (req, reply, done) => {
+    const header = req.headers.authorization;
+    seen.push({ path: req.url.split('?')[0]!, authorization: header });
+    const token = header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length) : undefined;
+    const role = token === undefined ? undefined : valid.get(token);
+    if (role === undefined) {
+      void reply.code(401).send({ error: 'unauthorized', message: token === undefined ? 'a bearer token is required' : 'the token is not valid', status_code: 401 });
+      return;
+    }
+    if (role === 'viewer' && req.routeOptions.config.access !== 'read') {
+      void reply.code(403).send({ error: 'forbidden', message: 'role viewer may not do this', status_code: 403 });
+      return;
+    }
+    done();
+  };
+
+  before(async () => {
+    const config = managerConfigFromEnv({ CLUSTER_PORT: '0', FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
+    manager = new Manager({ store, config, log: createLogger({ test: 'dashboard-auth' }, 'silent'), authenticate });
+    await manager.start();
+    url = `http://127.0.0.1:${manager.port}`;
+    const reg = await http('POST', `${url}/api/v1/cluster/containers/register`, { container_name: 'auth-box', host_address: '127.0.0.51', lease_timeout_ms: 600_000, lease_interval_ms: 1_000 }, { authorization: `Bearer ${admin}` });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body));
+    seen.length = 0; // from here on, only the page's calls
+    browser = await launchBrowser();
+    browser.page.setDefaultTimeout(UI_MS);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await manager?.stop();
+    await store.close();
+  });
+
+  test('a token in the address is kept, hidden from the address bar, sent on every call; a viewer sees no actions', async () => {
+    const { page } = browser;
+    await page.goto(`${url}/dashboard/#token=${viewer}`);
+    await page.locator('[data-table=containers] .vt-row', { hasText: 'auth-box' }).waitFor();
+    assert.ok(!page.url().includes('token='), `the address still holds the token: ${page.url()}`);
+    assert.equal(await page.evaluate("sessionStorage.getItem('flotilla.token')"), viewer);
+    assert.equal(await page.locator('#who').innerText(), 'vera (viewer)');
+    await page.locator('#live.on').waitFor();
+    // Every API call, the event stream included, carried the token.
+    const apiCalls = seen.filter((s) => s.path.startsWith('/api/'));
+    assert.ok(apiCalls.some((s) => s.path === '/api/v1/cluster/events/stream'), 'the stream was opened');
+    assert.deepEqual(apiCalls.filter((s) => s.authorization !== `Bearer ${viewer}`), []);
+    // No actions for a viewer.
+    assert.equal(await page.locator('[data-table=containers] button[data-action]').count(), 0);
+    await page.locator('nav a[data-view=agents]').click();
+    await page.locator('#agent-shown', { hasText: '0 agents' }).waitFor();
+    assert.equal(await page.locator('#deploy-form').isVisible(), false, 'the deploy form is hidden');
+    await screenshot(page, 'viewer');
+  });
+
+  test('sign-in: a refused token stays on the form; no "continue without token" when one is required; a good one gets in', async () => {
+    const { page } = browser;
+    await page.locator('#sign-out').click();
+    await page.locator('#signin-form').waitFor();
+    assert.equal(await page.evaluate("sessionStorage.getItem('flotilla.token')"), null);
+    await page.locator('#signin-token').fill('not-a-valid-token');
+    await page.locator('#signin-form button[type=submit]').click();
+    await page.locator('#signin-message', { hasText: 'refused this token (401)' }).waitFor();
+    assert.equal(await page.locator('#open-api').isVisible(), false, 'the API needs a token: no way around it offered');
+    await screenshot(page, 'sign-in');
+    await page.locator('#signin-token').fill(admin);
+    await page.locator('#signin-form button[type=submit]').click();
+    // Signed in again on the page the user was on (agents): the deploy form is back for an admin.
+    await page.locator('#deploy-form').waitFor();
+    await page.locator('nav a[data-view=overview]').click();
+    await page.locator('[data-table=containers] button[data-action=cordon]').waitFor();
+    assert.equal(await page.locator('#who').innerText(), 'ada (admin)');
+  });
+
+  test('a token revoked mid-session: the next call gets 401 and the page goes back to sign-in', async () => {
+    const { page } = browser;
+    valid.delete(admin);
+    await page.locator('[data-table=containers] button[data-action=cordon]').click();
+    await page.locator('#signin-message', { hasText: 'Your session ended' }).waitFor();
+    assert.equal(await page.evaluate("sessionStorage.getItem('flotilla.token')"), null);
+    assert.equal((await store.getContainer('auth-box'))?.availability, 'schedulable', 'the refused cordon changed nothing');
+  });
+
+  test('latency and logs: "not available yet" while the manager has no such API; rendered by the fixed contract once it answers', async () => {
+    const { page } = browser;
+    valid.set(admin, 'admin');
+    await page.locator('#signin-token').fill(admin);
+    await page.locator('#signin-form button[type=submit]').click();
+    await page.locator('#who', { hasText: 'ada (admin)' }).waitFor();
+
+    // This manager has neither endpoint: 404, said plainly.
+    await page.goto(`${url}/dashboard/#/latency`);
+    await page.locator('#heatmap [data-unavailable]', { hasText: 'not available yet' }).waitFor();
+    await page.goto(`${url}/dashboard/#/agents/echo/someone`);
+    await page.locator('#logs [data-unavailable]', { hasText: 'not available yet' }).waitFor();
+
+    // The endpoints are being built elsewhere; their shapes are fixed, so the browser is given
+    // answers of that shape (the only canned data in these tests) to check how the page draws them.
+    const now = new Date().toISOString();
+    await page.route('**/api/v1/cluster/latency', (route) =>
+      route.fulfill({
+        json: {
+          generated_at: now,
+          entries: [
+            { from: 'auth-box', to: 'redis', median_ms: 1.5, last_ms: 1.2, max_ms: 3, samples: 10, error: null, measured_at: now },
+            { from: 'auth-box', to: 'manager', median_ms: 250, last_ms: 240, max_ms: 300, samples: 10, error: null, measured_at: now },
+            { from: 'auth-box', to: 'other-box', median_ms: null, last_ms: null, max_ms: null, samples: 0, error: 'connect ECONNREFUSED', measured_at: null },
+            { from: 'other-box', to: 'auth-box', median_ms: 12.4, last_ms: 12, max_ms: 20, samples: 5, error: null, measured_at: now },
+          ],
+        },
+      }),
+    );
+    const logQueries: string[] = [];
+    await page.route('**/api/v1/logs?**', (route) => {
+      logQueries.push(new URL(route.request().url()).search);
+      return route.fulfill({
+        json: { entries: [{ id: '1-0', time: now, level: 'warn', container_id: 'auth-box', agent_id: 'echo/someone', trace_id: null, msg: 'handler slow' }], next: '1-0' },
+      });
+    });
+    await page.goto(`${url}/dashboard/#/latency`);
+    const table = page.locator('table[data-table=latency]');
+    await table.waitFor();
+    assert.deepEqual(await table.locator('tr').first().locator('th').allInnerTexts(), ['from \\ to', 'redis', 'manager', 'auth-box', 'other-box']);
+    const authRow = table.locator('tr', { has: page.locator('th', { hasText: /^auth-box$/ }) });
+    assert.deepEqual(await authRow.locator('td').allInnerTexts(), ['1.50', '250', '–', '×']);
+    await screenshot(page, 'latency');
+    await page.goto(`${url}/dashboard/#/agents/echo/someone`);
+    await page.locator('#logs', { hasText: 'handler slow' }).waitFor();
+    assert.ok(logQueries.some((q) => new URLSearchParams(q).get('agent') === 'echo/someone'), logQueries.join(' '));
+  });
+});
