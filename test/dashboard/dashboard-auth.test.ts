@@ -116,21 +116,26 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
     assert.equal((await store.getContainer('auth-box'))?.availability, 'schedulable', 'the refused cordon changed nothing');
   });
 
-  test('latency and logs: "not available yet" while the manager has no such API; rendered by the fixed contract once it answers', async () => {
+  test('latency and logs: "not available yet" from a manager without them (an older one); drawn by the contract; read from this manager for real', async () => {
     const { page } = browser;
     valid.set(admin, 'admin');
     await page.locator('#signin-token').fill(admin);
     await page.locator('#signin-form button[type=submit]').click();
     await page.locator('#who', { hasText: 'ada (admin)' }).waitFor();
 
-    // This manager has neither endpoint: 404, said plainly.
+    // An older manager has neither endpoint: its 404 is said plainly.
+    const notFound = { status: 404, json: { error: 'not_found', message: 'no such route', status_code: 404 } };
+    await page.route('**/api/v1/cluster/latency', (route) => route.fulfill(notFound));
+    await page.route('**/api/v1/logs?**', (route) => route.fulfill(notFound));
     await page.goto(`${url}/dashboard/#/latency`);
     await page.locator('#heatmap [data-unavailable]', { hasText: 'not available yet' }).waitFor();
     await page.goto(`${url}/dashboard/#/agents/echo/someone`);
     await page.locator('#logs [data-unavailable]', { hasText: 'not available yet' }).waitFor();
 
-    // The endpoints are being built elsewhere; their shapes are fixed, so the browser is given
-    // answers of that shape (the only canned data in these tests) to check how the page draws them.
+    await page.unrouteAll();
+
+    // Answers of the contract's shape with chosen values (the only canned data in these tests), to
+    // check how the page draws each kind of cell.
     const now = new Date().toISOString();
     await page.route('**/api/v1/cluster/latency', (route) =>
       route.fulfill({
@@ -162,5 +167,18 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
     await page.goto(`${url}/dashboard/#/agents/echo/someone`);
     await page.locator('#logs', { hasText: 'handler slow' }).waitFor();
     assert.ok(logQueries.some((q) => new URLSearchParams(q).get('agent') === 'echo/someone'), logQueries.join(' '));
+
+    // This manager's own endpoints: answered, so nothing says "not available".
+    await page.unrouteAll();
+    const answers: number[] = [];
+    page.on('response', (res) => {
+      if (/\/api\/v1\/(cluster\/latency|logs)/.test(res.url())) answers.push(res.status());
+    });
+    await page.goto(`${url}/dashboard/#/latency`);
+    await page.goto(`${url}/dashboard/#/agents/echo/someone`);
+    await page.waitForFunction(() => document.querySelector('#logs') !== null);
+    await page.waitForTimeout(500);
+    assert.ok(answers.length >= 2 && answers.every((st) => st === 200), `answers ${answers.join(',')}`);
+    assert.equal(await page.locator('[data-unavailable]').count(), 0);
   });
 });

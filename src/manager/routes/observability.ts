@@ -107,7 +107,7 @@ export const observabilityRoutes: FastifyPluginAsyncTypebox<ObservabilityRouteOp
     {
       config: { access: 'operate' },
       schema: {
-        summary: 'Can this manager reach http://host:port/ping? (the reach-back check of `flotilla doctor`)',
+        summary: 'Can this manager reach GET /ping on host:port? (the reach-back check of `flotilla doctor`)',
         description: 'A GET of the fixed path /ping, 3 s timeout, no redirects; only reachability, status, round trip and whether it is a Flotilla ping are reported, never the body.',
         tags: ['observability'],
         body: ProbeBody,
