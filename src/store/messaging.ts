@@ -195,6 +195,12 @@ export interface MessageStore {
   getAgent(id: string): Promise<AgentRecord | null>;
   /** Every agent, sorted by id. */
   listAgents(): Promise<AgentRecord[]>;
+  /**
+   * The first `limit` agents by id, reading only those (a list page, without reading every agent),
+   * and how many agents there are (the index's count: exact unless a crash left an index entry
+   * that a retry has yet to repair).
+   */
+  listAgentsPage(limit: number): Promise<{ agents: AgentRecord[]; total: number }>;
   /** Agent ids whose owner is `containerId`, sorted. */
   listAgentsOn(containerId: string): Promise<string[]>;
   /**

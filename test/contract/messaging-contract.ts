@@ -139,6 +139,19 @@ export function describeMessagingContract(name: string, makeStore: MakeMessaging
         for (const record of all) assert.deepEqual(await store.getAgent(record.id), record);
       });
 
+      it('lists a page of the first agents by id, with the total', async () => {
+        assert.deepEqual(await store.listAgentsPage(5), { agents: [], total: 0 });
+        for (const id of ['w/c', 'a/b', 'w/a', 'm/x']) await store.createAgent(newAgent(id));
+        const page = await store.listAgentsPage(2);
+        assert.deepEqual(page.agents.map((a) => a.id), ['a/b', 'm/x']);
+        assert.equal(page.total, 4);
+        assert.deepEqual(page.agents[0], await store.getAgent('a/b'));
+        assert.deepEqual((await store.listAgentsPage(10)).agents.map((a) => a.id), ['a/b', 'm/x', 'w/a', 'w/c']);
+        await store.deleteAgent('a/b');
+        assert.deepEqual((await store.listAgentsPage(2)).agents.map((a) => a.id), ['m/x', 'w/a']);
+        await assert.rejects(store.listAgentsPage(0));
+      });
+
       it('hands out copies: changing a returned record changes nothing stored', async () => {
         await store.createAgent(newAgent('reviewer/alice'));
         const record = await store.getAgent('reviewer/alice');

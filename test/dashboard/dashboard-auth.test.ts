@@ -176,7 +176,7 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
     });
     await page.goto(`${url}/dashboard/#/latency`);
     await page.goto(`${url}/dashboard/#/agents/echo/someone`);
-    await page.waitForFunction(() => document.querySelector('#logs') !== null);
+    await page.locator('#logs').waitFor();
     await page.waitForTimeout(500);
     assert.ok(answers.length >= 2 && answers.every((st) => st === 200), `answers ${answers.join(',')}`);
     assert.equal(await page.locator('[data-unavailable]').count(), 0);

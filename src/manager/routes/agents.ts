@@ -96,8 +96,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app
    */
   async function agentsMatching(containerId: string | undefined, limit: number): Promise<{ shown: AgentRecord[]; total: number }> {
     if (containerId === undefined) {
-      const all = await store.listAgents();
-      return { shown: all.slice(0, limit), total: all.length };
+      const page = await store.listAgentsPage(limit);
+      return { shown: page.agents, total: page.total };
     }
     const ids = await store.listAgentsOn(containerId);
     const records = await mapLimit(ids.slice(0, limit), LIST_READ_CONCURRENCY, (id) => store.getAgent(id));

@@ -380,6 +380,13 @@ export class MemoryStore implements ClusterStore, MessageStore, ObservabilitySto
     return this.agents.list();
   }
 
+  async listAgentsPage(limit: number): Promise<{ agents: AgentRecord[]; total: number }> {
+    this.assertOpen();
+    assertPositiveInteger('limit', limit);
+    const all = this.agents.list();
+    return { agents: all.slice(0, limit), total: all.length };
+  }
+
   async listAgentsOn(containerId: string): Promise<string[]> {
     this.assertOpen();
     return this.agents.listOn(containerId);

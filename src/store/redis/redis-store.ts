@@ -408,6 +408,10 @@ export class RedisStore implements ClusterStore, MessageStore, ObservabilityStor
     return this.agents.listOn(containerId);
   }
 
+  listAgentsPage(limit: number): Promise<{ agents: AgentRecord[]; total: number }> {
+    return this.agents.page(limit);
+  }
+
   agentsOnVersion(containerId: string): Promise<number> {
     return this.agents.version(containerId);
   }

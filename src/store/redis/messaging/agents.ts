@@ -14,6 +14,7 @@ import type { AgentRecord, AgentState, AssignAgentOptions, NewAgent } from '../.
 import { StoreError, type Fence } from '../../store.js';
 import { assertAgentId, assertAgentState, assertAssignOptions, assertError, assertNewAgent, assertOptionalFence } from '../../validate-messaging.js';
 import { assertSafeName } from '../../../protocol/names.js';
+import { assertPositiveInteger } from '../../validate.js';
 import { pairsToHash } from '../codec.js';
 import { decodeAgent, newAgentFields } from './codec.js';
 import { throwFailed, type RedisContext } from './context.js';
@@ -50,6 +51,26 @@ export class RedisAgents {
         if (record) records.push(record);
       }
       return records.sort((a, b) => compareText(a.id, b.id));
+    });
+  }
+
+  async page(limit: number): Promise<{ agents: AgentRecord[]; total: number }> {
+    assertPositiveInteger('limit', limit);
+    return this.ctx.call('listAgentsPage', async () => {
+      const ids = (await this.ctx.redis.smembers(this.ctx.keys.agents)).sort(compareText);
+      const agents: AgentRecord[] = [];
+      // Read in slices just big enough; a stale index id (no record) costs one more slice.
+      for (let at = 0; at < ids.length && agents.length < limit; ) {
+        const slice = ids.slice(at, at + (limit - agents.length));
+        at += slice.length;
+        const pipeline = this.ctx.redis.pipeline();
+        for (const id of slice) pipeline.hgetall(this.ctx.keys.agent(id));
+        for (const hash of throwFailed(await pipeline.exec())) {
+          const record = decodeAgent(hash as Record<string, string>);
+          if (record) agents.push(record);
+        }
+      }
+      return { agents, total: ids.length };
     });
   }
 
