@@ -4,6 +4,9 @@ import { EXTERNAL_IP_CHECKS, type ExternalIpCheck } from '../common/network.js';
 import { DEFAULT_AGENT_PORT } from '../protocol/paths.js';
 import { isSafeName } from '../protocol/names.js';
 import type { Resources } from '../protocol/container.js';
+import { JOIN_TOKEN_PREFIX, parseJoinToken } from '../auth/join-token.js';
+
+export const JOIN_TOKEN_ENV = 'FLOTILLA_JOIN_TOKEN';
 
 export const DEFAULT_CONTAINER_LEASE_INTERVAL_MS = 1_000;
 export const DEFAULT_CONTAINER_LEASE_TIMEOUT_MS = 3_000;
@@ -26,7 +29,10 @@ export interface ContainerConfig {
   resources: Resources;
   leaseIntervalMs: number;
   leaseTimeoutMs: number;
+  /** FLOTILLA_TOKEN: a token to use instead of a join token (an admin's, or a container token minted for this name). */
   token: string | undefined;
+  /** FLOTILLA_JOIN_TOKEN: `flotilla join-token` on the manager; registration needs it when authentication is on. */
+  joinToken: string | undefined;
   /** Serve Prometheus `GET /metrics` (FLOTILLA_METRICS, default on). */
   metrics: boolean;
 }
@@ -42,6 +48,14 @@ export function guessExternalIp(): string {
 function defaultName(): string {
   const h = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return isSafeName(h) ? h : 'container';
+}
+
+function joinTokenFromEnv(env: Env): string | undefined {
+  const raw = envString(env, JOIN_TOKEN_ENV);
+  if (raw !== undefined && parseJoinToken(raw) === undefined) {
+    throw new ConfigError(`${JOIN_TOKEN_ENV} is not a join token (expected ${JOIN_TOKEN_PREFIX}<fingerprint>-<secret>, as \`flotilla join-token\` prints it)`);
+  }
+  return raw;
 }
 
 export function containerConfigFromEnv(env: Env = process.env): ContainerConfig {
@@ -81,6 +95,7 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     leaseIntervalMs,
     leaseTimeoutMs,
     token: envString(env, 'FLOTILLA_TOKEN'),
+    joinToken: joinTokenFromEnv(env),
     metrics: envBool(env, 'FLOTILLA_METRICS', true),
   };
 }

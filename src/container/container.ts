@@ -11,6 +11,7 @@ import { AgentRuntime, AgentTypeRegistry } from '../runtime/index.js';
 import type { AnyAgentDefinition } from '../sdk/types.js';
 import type { ContainerConfig } from './config.js';
 import { joinCluster } from './join.js';
+import { ContainerCredentials } from './credentials.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
 import { buildContainerServer, type ContainerStatusView } from './server.js';
 import { ContainerMetrics } from '../observability/index.js';
@@ -35,6 +36,7 @@ export interface AgentContainerOptions {
 
 export class AgentContainer {
   private readonly client: ApiClient;
+  private readonly credentials: ContainerCredentials;
   private readonly renewer: LeaseRenewer;
   private readonly registry: AgentTypeRegistry;
   /** Hosts agents; null for an HTTP-only container. */
@@ -58,10 +60,11 @@ export class AgentContainer {
   onFatal: ((err: Error) => void) | null = null;
 
   constructor(private readonly o: AgentContainerOptions) {
-    this.client = new ApiClient({ baseUrl: o.config.managerUrl, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
+    this.credentials = new ContainerCredentials(o.config.joinToken, o.config.token);
+    this.client = new ApiClient({ baseUrl: o.config.managerUrl, token: this.credentials.current });
     // Heartbeats time out within one interval, so a slow manager cannot pile them up.
-    const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
-    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient);
+    const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, token: this.credentials.current });
+    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient, (token, expiresAt) => this.credentials.accept(token, expiresAt));
     this.registry = new AgentTypeRegistry(o.store === undefined ? [] : (o.agentTypes ?? []));
     const metrics = o.config.metrics
       ? new ContainerMetrics({ hostedAgents: () => this.runtime?.hostedCount ?? 0, lease: () => this.leaseTotals() })
@@ -173,6 +176,8 @@ export class AgentContainer {
     this.joining = (async () => {
       const res = await joinCluster(this.client, this.registration(), this.o.log, this.stopping.signal);
       if (res === null || this.stopping.signal.aborted) return;
+      this.credentials.checkFingerprint(res.cluster_fingerprint, this.o.config.managerUrl);
+      this.credentials.accept(res.token, res.token_expires_at);
       this.epoch = res.epoch;
       this.leaseIntervalMs = res.lease.interval_ms;
       this.leaseTimeoutMs = res.lease.timeout_ms;

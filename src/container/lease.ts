@@ -27,12 +27,14 @@ export function storeRenewer(store: ClusterStore): LeaseRenewer {
 
 const HTTP_REFUSALS: Record<string, RenewFailure> = { container_down: 'down', stale_epoch: 'stale_epoch', not_registered: 'unknown', not_found: 'unknown' };
 
-export function httpRenewer(client: ApiClient): LeaseRenewer {
+/** `onToken`: the manager handed a renewed container token with the heartbeat. */
+export function httpRenewer(client: ApiClient, onToken?: (token: string | undefined, expiresAt: string | undefined) => void): LeaseRenewer {
   return {
     via: 'http',
     async renew(id, epoch) {
       try {
         const res = await client.heartbeat(id, epoch);
+        onToken?.(res.token, res.token_expires_at);
         return { ok: true, deadlineMs: Date.parse(res.lease_expires_at) };
       } catch (err) {
         const reason = err instanceof ApiError && err.code !== undefined ? HTTP_REFUSALS[err.code] : undefined;

@@ -3,6 +3,7 @@ import type { MessageStore } from '../store/messaging.js';
 import type { ClusterStore } from '../store/store.js';
 import type { ManagerConfig } from './config.js';
 import type { ClusterView } from './cluster-view.js';
+import type { ApiAuthenticator } from '../auth/index.js';
 
 /** What the routes need from the manager: passed to every route plugin. */
 export interface ManagerContext {
@@ -12,4 +13,6 @@ export interface ManagerContext {
   log: Logger;
   /** Cached reads of the container list and agent counts (see cluster-view.ts). */
   view: ClusterView;
+  /** Authentication (tokens, join tokens); null when FLOTILLA_AUTH=off or for in-process tests without it. */
+  auth: ApiAuthenticator | null;
 }

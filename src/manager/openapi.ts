@@ -36,6 +36,7 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'agents', description: 'agent deployments and migration' },
         { name: 'messages', description: 'messages to agents and topics' },
         { name: 'docs', description: 'this description' },
+        { name: 'auth', description: 'the public keys that verify API tokens' },
       ],
     },
     transform: ({ schema, url, route }) => ({

@@ -6,12 +6,15 @@ import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown
 import { createStore } from '../store/index.js';
 import { managerConfigFromEnv, type ManagerConfig } from './config.js';
 import { Manager } from './manager.js';
+import { authSettingsFromEnv, startManagerAuth, type ApiAuthenticator, type AuthSettings } from '../auth/index.js';
 
 export async function runManagerCommand(env = process.env): Promise<void> {
   let config: ManagerConfig;
+  let authSettings: AuthSettings;
   let ipWarning: string | undefined;
   try {
     config = managerConfigFromEnv(env);
+    authSettings = authSettingsFromEnv(env);
     if (config.redisUrl === undefined && envString(env, 'FLOTILLA_STORE') !== 'memory') {
       throw new ConfigError(
         'REDIS_URL is not set: a manager keeps all state in Redis (e.g. REDIS_URL=redis://10.0.0.5:6379). ' +
@@ -33,7 +36,14 @@ export async function runManagerCommand(env = process.env): Promise<void> {
   if (config.redisUrl !== undefined) log.info({ redis: redactUrl(config.redisUrl), prefix: config.prefix }, 'using Redis store');
   else log.warn('FLOTILLA_STORE=memory: state lives in this process only and is lost when it stops');
 
-  const manager = new Manager({ store, config, log });
+  let auth: ApiAuthenticator | null;
+  try {
+    auth = startManagerAuth(authSettings, store, log);
+  } catch (err) {
+    await store.close();
+    exitWithConfigError(err);
+  }
+  const manager = new Manager({ store, config, log, ...(auth === null ? {} : { auth, metricsAccess: authSettings.metricsPublic ? 'public' : 'read' }) });
   try {
     await manager.start();
   } catch (err) {

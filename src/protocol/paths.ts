@@ -25,6 +25,11 @@ export const PATHS = {
   distribution: `${API_PREFIX}/cluster/metrics/distribution`,
 } as const;
 
+/** Authentication's own paths (public). */
+export const AUTH_PATHS = {
+  jwks: '/.well-known/jwks.json',
+} as const;
+
 /** Default ports, as users already have them. */
 export const DEFAULT_CLUSTER_PORT = 8000;
 export const DEFAULT_AGENT_PORT = 8001;

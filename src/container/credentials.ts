@@ -1,0 +1,55 @@
+/**
+ * What a container shows the manager: its own token once it has one (handed out at registration,
+ * renewed on heartbeats), else FLOTILLA_TOKEN when set, else the join token (FLOTILLA_JOIN_TOKEN),
+ * which only registers. Keeping its own token means a container re-registers after a lapse even
+ * when the join token was rotated since: rotation stops new joins, not running containers.
+ */
+import { parseJoinToken } from '../auth/join-token.js';
+
+/** A token this close to its expiry is not used any more (clock skew, request time). */
+const EXPIRY_MARGIN_MS = 30_000;
+
+export class ClusterMismatchError extends Error {
+  override readonly name = 'ClusterMismatchError';
+}
+
+export class ContainerCredentials {
+  private own: { token: string; expiresAtMs: number } | null = null;
+
+  constructor(
+    private readonly joinToken: string | undefined,
+    private readonly configuredToken: string | undefined,
+  ) {}
+
+  /** The bearer token for the next call; undefined when none is configured (authentication off). */
+  readonly current = (): string | undefined => {
+    if (this.own !== null && this.own.expiresAtMs - EXPIRY_MARGIN_MS > Date.now()) return this.own.token;
+    return this.configuredToken ?? this.joinToken;
+  };
+
+  get hasOwnToken(): boolean {
+    return this.own !== null;
+  }
+
+  /** Keeps a token the manager handed out (registration, heartbeat renewal). */
+  accept(token: string | undefined, expiresAt: string | undefined): void {
+    if (token === undefined) return;
+    const expiresAtMs = expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(expiresAt);
+    this.own = { token, expiresAtMs: Number.isNaN(expiresAtMs) ? Number.POSITIVE_INFINITY : expiresAtMs };
+  }
+
+  /**
+   * The manager's cluster fingerprint against the one in the join token. This catches a container
+   * pointed at the wrong cluster's manager; it is not a cryptographic proof until mutual TLS with
+   * the cluster CA exists (docs/security.md).
+   */
+  checkFingerprint(managerFingerprint: string | undefined, managerUrl: string): void {
+    const expected = this.joinToken === undefined ? undefined : parseJoinToken(this.joinToken)?.fingerprint;
+    if (expected === undefined || managerFingerprint === undefined) return;
+    if (expected !== managerFingerprint) {
+      throw new ClusterMismatchError(
+        `the manager at ${managerUrl} belongs to another cluster (fingerprint ${managerFingerprint.slice(0, 12)}…, the join token says ${expected.slice(0, 12)}…): check CENTRAL_MANAGER_URL and FLOTILLA_JOIN_TOKEN`,
+      );
+    }
+  }
+}
