@@ -5,22 +5,12 @@
  * change within a second (it re-reads the directory when its files change).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import {
-  DEFAULT_KEY_DIR,
-  DEFAULT_MAX_TOKEN_TTL_MS,
-  formatDuration,
-  identityFingerprint,
-  InvalidDurationError,
-  isRole,
-  KEY_DIR_ENV,
-  KeyDir,
-  KeyDirError,
-  keyState,
-  mintToken,
-  parseDuration,
-  ROLES,
-  type Role,
-} from '../auth/index.js';
+// Not ../auth/index.js: that loads jose and the manager's hook for every CLI command; tokens.js
+// (jose) is imported only by `token create`.
+import { DEFAULT_KEY_DIR, DEFAULT_MAX_TOKEN_TTL_MS, identityFingerprint, KEY_DIR_ENV, KeyDir, keyState } from '../auth/key-dir.js';
+import { formatDuration, InvalidDurationError, parseDuration } from '../auth/duration.js';
+import { KeyDirError } from '../auth/errors.js';
+import { isRole, ROLES, type Role } from '../auth/roles.js';
 import { envString } from '../common/env.js';
 import { isSafeName } from '../protocol/names.js';
 import { EXIT_USAGE } from './errors.js';
@@ -83,6 +73,7 @@ export function registerKeyCommands(program: Command): void {
       run(flags, async (dir) => {
         if (flags.role === 'container' && flags.containerId === undefined) throw new KeyDirError('--role container needs --container-id (the container it may act for)');
         if (flags.role !== 'container' && flags.containerId !== undefined) throw new KeyDirError('--container-id is only for --role container');
+        const { mintToken } = await import('../auth/tokens.js');
         const minted = await mintToken(dir.load(), {
           sub: flags.sub ?? (flags.containerId === undefined ? `${flags.role}-token` : `container:${flags.containerId}`),
           role: flags.role,

@@ -64,7 +64,10 @@ export class AgentContainer {
     this.client = new ApiClient({ baseUrl: o.config.managerUrl, token: this.credentials.current });
     // Heartbeats time out within one interval, so a slow manager cannot pile them up.
     const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, token: this.credentials.current });
-    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient, (token, expiresAt) => this.credentials.accept(token, expiresAt));
+    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient, {
+            onToken: (token, expiresAt) => this.credentials.accept(token, expiresAt),
+            onUnauthorized: () => this.credentials.forget(),
+          });
     this.registry = new AgentTypeRegistry(o.store === undefined ? [] : (o.agentTypes ?? []));
     const metrics = o.config.metrics
       ? new ContainerMetrics({ hostedAgents: () => this.runtime?.hostedCount ?? 0, lease: () => this.leaseTotals() })

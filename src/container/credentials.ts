@@ -6,15 +6,17 @@
  */
 import { parseJoinToken } from '../auth/join-token.js';
 
-/** A token this close to its expiry is not used any more (clock skew, request time). */
+/** A token this close to its expiry is not used any more (clock skew, request time)... */
 const EXPIRY_MARGIN_MS = 30_000;
+/** ...or, for short-lived tokens, this share of its life. */
+const EXPIRY_MARGIN_SHARE = 0.1;
 
 export class ClusterMismatchError extends Error {
   override readonly name = 'ClusterMismatchError';
 }
 
 export class ContainerCredentials {
-  private own: { token: string; expiresAtMs: number } | null = null;
+  private own: { token: string; expiresAtMs: number; marginMs: number } | null = null;
 
   constructor(
     private readonly joinToken: string | undefined,
@@ -23,7 +25,7 @@ export class ContainerCredentials {
 
   /** The bearer token for the next call; undefined when none is configured (authentication off). */
   readonly current = (): string | undefined => {
-    if (this.own !== null && this.own.expiresAtMs - EXPIRY_MARGIN_MS > Date.now()) return this.own.token;
+    if (this.own !== null && this.own.expiresAtMs - this.own.marginMs > Date.now()) return this.own.token;
     return this.configuredToken ?? this.joinToken;
   };
 
@@ -34,8 +36,15 @@ export class ContainerCredentials {
   /** Keeps a token the manager handed out (registration, heartbeat renewal). */
   accept(token: string | undefined, expiresAt: string | undefined): void {
     if (token === undefined) return;
-    const expiresAtMs = expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(expiresAt);
-    this.own = { token, expiresAtMs: Number.isNaN(expiresAtMs) ? Number.POSITIVE_INFINITY : expiresAtMs };
+    const parsed = expiresAt === undefined ? Number.NaN : Date.parse(expiresAt);
+    const expiresAtMs = Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
+    const marginMs = Math.min(EXPIRY_MARGIN_MS, Math.max(0, (expiresAtMs - Date.now()) * EXPIRY_MARGIN_SHARE));
+    this.own = { token, expiresAtMs, marginMs };
+  }
+
+  /** The manager refused our own token (expired, its key retired): fall back to the configured ones. */
+  forget(): void {
+    this.own = null;
   }
 
   /**
