@@ -4,7 +4,7 @@
  * every route's `config.access`, so no route (API, /metrics, /docs, /dashboard/) escapes it;
  * `public` ones (/health, /ready, the API description, the public keys) pass without a token.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ManagerContext } from './context.js';
 import { installErrorHandlers } from './errors.js';
@@ -22,7 +22,9 @@ import { auditHook, type ApiAuthenticator } from '../auth/index.js';
 import { AUTH_PATHS } from '../protocol/paths.js';
 import { quietRequests } from '../common/http-logging.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, validatorCompiler } from './validation.js';
-import { HttpError } from './errors.js';
+import { HttpError, toErrorBody } from './errors.js';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ClusterView } from './cluster-view.js';
 import { metricsRoutes, type MetricsSource } from '../observability/index.js';
 import { installOpenApi } from './openapi.js';
@@ -64,6 +66,17 @@ export function routesOf(app: FastifyInstance): readonly RouteEntry[] {
   return ROUTE_TABLES.get(app) ?? [];
 }
 
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const message = status === 431 ? 'request headers are too large (at most 16 KiB)' : status === 408 ? 'request timed out' : 'malformed HTTP request';
+  const body = JSON.stringify(toErrorBody(status, status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request', message));
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
 /** Longest path parameter: an id is at most 128 characters; longer ones are a 404 at routing. */
 export const MAX_PARAM_LENGTH = 256;
 
@@ -75,6 +88,14 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
     logController: quietRequests(),
     // A longer path segment cannot be an id: 404 at routing, before any work.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // What node's HTTP parser refuses (headers over 16 KiB, malformed requests) is answered
+    // in our JSON error form too, instead of Fastify's own.
+    clientErrorHandler: answerClientError,
+    // A path with broken percent-encoding (`/containers/%ff`) is refused by the router itself:
+    // in our error form too (the fuzz test found Fastify's own here).
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send(toErrorBody(400, 'bad_url', `the path is not valid percent-encoded UTF-8 (${err.code})`));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
   // JSON only: a text/plain body gets 415 rather than a confusing schema error.
