@@ -17,6 +17,8 @@ export interface ContainerConfig {
   managerUrl: string;
   /** Absent: renew the lease over HTTP through the manager (the fallback). */
   redisUrl: string | undefined;
+  /** FLOTILLA_REDIS_CA_FILE: the CA that signed the Redis server's certificate (rediss:// only). */
+  redisCaFile: string | undefined;
   prefix: string;
   externalIp: string;
   /** True when EXTERNAL_IP was not given and an interface address was picked. */
@@ -78,6 +80,7 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     name,
     managerUrl,
     redisUrl: envString(env, 'REDIS_URL'),
+    redisCaFile: envString(env, 'FLOTILLA_REDIS_CA_FILE'),
     prefix: envString(env, 'FLOTILLA_PREFIX') ?? 'flotilla:',
     externalIp: given ?? guessExternalIp(),
     externalIpGuessed: given === undefined,

@@ -4,7 +4,7 @@
  * Redis connection helpers and `createStore`, which picks one by config.
  */
 import { MemoryStore } from './memory/memory-store.js';
-import { connectRedis, waitForRedis } from './redis/connection.js';
+import { checkRedisAtStart, connectRedis, waitForRedis } from './redis/connection.js';
 import { RedisStore } from './redis/redis-store.js';
 import type { MessageStore } from './messaging.js';
 import type { ClusterStore } from './store.js';
@@ -65,6 +65,9 @@ export {
   parseRedisUrl,
   duplicateForBlocking,
   waitForRedis,
+  checkRedisAtStart,
+  STARTUP_CHECK_MS,
+  StoreCredentialsError,
   type ConnectRedisOptions,
 } from './redis/connection.js';
 
@@ -80,6 +83,11 @@ export interface CreateStoreOptions {
   tlsCaFile?: string;
   /** Wait this long for Redis to answer, and fail with StoreUnavailableError if it does not. */
   readyTimeoutMs?: number;
+  /**
+   * Wait up to this long to learn whether Redis takes the credentials and the TLS certificate:
+   * StoreCredentialsError if not (an unreachable Redis is still tolerated).
+   */
+  checkCredentialsMs?: number;
 }
 
 /**
@@ -92,6 +100,14 @@ export async function createStore(options: CreateStoreOptions = {}): Promise<Sto
   if (options.redisUrl === undefined || options.redisUrl === '') return new MemoryStore();
   const redis = connectRedis(options.redisUrl, { name: options.name, tlsCaFile: options.tlsCaFile });
   const store = new RedisStore({ redis, prefix: options.prefix });
+  if (options.checkCredentialsMs !== undefined) {
+    try {
+      await checkRedisAtStart(redis, options.redisUrl, options.checkCredentialsMs);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
   if (options.readyTimeoutMs !== undefined) {
     try {
       await waitForRedis(redis, options.readyTimeoutMs);
