@@ -55,6 +55,20 @@ export function publicJwks(set: KeySet, nowMs: number = Date.now()): JSONWebKeyS
   return { keys: set.signing.filter((k) => keyState(k, nowMs) !== 'retired').map((k) => ({ ...k.public_jwk }) as JWK) };
 }
 
+/**
+ * One verifier per key set (imported keys are cached inside it): built from every key of the set,
+ * since a retired key is refused by name before the signature is checked.
+ */
+const verifiers = new WeakMap<KeySet, ReturnType<typeof createLocalJWKSet>>();
+function verifierOf(set: KeySet): ReturnType<typeof createLocalJWKSet> {
+  let v = verifiers.get(set);
+  if (v === undefined) {
+    v = createLocalJWKSet({ keys: set.signing.map((k) => ({ ...k.public_jwk }) as JWK) });
+    verifiers.set(set, v);
+  }
+  return v;
+}
+
 /** A verified principal, or AuthFailure saying why not (never a stack, never the token back). */
 export async function verifyToken(set: KeySet, token: string, nowMs: number = Date.now()): Promise<Principal> {
   let kid: string | undefined;
@@ -68,7 +82,7 @@ export async function verifyToken(set: KeySet, token: string, nowMs: number = Da
   if (keyState(key, nowMs) === 'retired') throw new AuthFailure('key_retired', 'the token was signed by a retired key; get a new token');
   let payload;
   try {
-    ({ payload } = await jwtVerify(token, createLocalJWKSet(publicJwks(set, nowMs)), {
+    ({ payload } = await jwtVerify(token, verifierOf(set), {
       algorithms: [SIGNING_ALG],
       issuer: TOKEN_ISSUER,
       clockTolerance: CLOCK_TOLERANCE_S,
