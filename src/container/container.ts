@@ -37,6 +37,8 @@ export interface AgentContainerOptions {
 export class AgentContainer {
   private readonly client: ApiClient;
   private readonly credentials: ContainerCredentials;
+  /** Containers that renew their lease in Redis refresh their own token on this timer. */
+  private refreshTimer: NodeJS.Timeout | null = null;
   private readonly renewer: LeaseRenewer;
   private readonly registry: AgentTypeRegistry;
   /** Hosts agents; null for an HTTP-only container. */
@@ -181,6 +183,7 @@ export class AgentContainer {
       if (res === null || this.stopping.signal.aborted) return;
       this.credentials.checkFingerprint(res.cluster_fingerprint, this.o.config.managerUrl);
       this.credentials.accept(res.token, res.token_expires_at);
+      this.scheduleTokenRefresh(res.container_id);
       this.epoch = res.epoch;
       this.leaseIntervalMs = res.lease.interval_ms;
       this.leaseTimeoutMs = res.lease.timeout_ms;
@@ -223,6 +226,33 @@ export class AgentContainer {
     });
   }
 
+  /**
+   * A container whose lease goes to Redis makes no HTTP calls after joining, so its own token
+   * would expire unused and a later re-registration would need the join token, which may have
+   * been rotated since. It asks for a fresh one with a heartbeat late in the token's life.
+   */
+  private scheduleTokenRefresh(containerId: string): void {
+    if (this.o.store === undefined || this.stopping.signal.aborted) return;
+    const delay = this.credentials.refreshInMs();
+    if (delay === null) return;
+    if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.refreshToken(containerId), delay);
+    this.refreshTimer.unref();
+  }
+
+  private async refreshToken(containerId: string): Promise<void> {
+    this.refreshTimer = null;
+    const epoch = this.epoch;
+    if (this.stopping.signal.aborted || epoch === null) return;
+    try {
+      const res = await this.client.heartbeat(containerId, epoch);
+      this.credentials.accept(res.token, res.token_expires_at);
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'could not refresh the container token; trying again');
+    }
+    this.scheduleTokenRefresh(containerId);
+  }
+
   private async giveUp(err: Error): Promise<void> {
     this.o.log.fatal({ err }, err.message);
     await this.runtime?.stop();
@@ -251,6 +281,7 @@ export class AgentContainer {
     const wasActive = this.lifecycle === 'active' || this.lifecycle === 'suspended';
     this.lifecycle = 'stopping';
     this.stopping.abort();
+    if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
     await this.joining;
     await this.runtime?.stop();
     await this.keeper?.stop();

@@ -10,13 +10,17 @@ import { parseJoinToken } from '../auth/join-token.js';
 const EXPIRY_MARGIN_MS = 30_000;
 /** ...or, for short-lived tokens, this share of its life. */
 const EXPIRY_MARGIN_SHARE = 0.1;
+/** A container that renews its lease in Redis asks for a new token this far into the old one's life. */
+const REFRESH_AT_SHARE = 0.7;
+/** Bounds the refresh loop when the manager does not hand a new token (clock skew, an error). */
+export const REFRESH_MIN_DELAY_MS = 1_000;
 
 export class ClusterMismatchError extends Error {
   override readonly name = 'ClusterMismatchError';
 }
 
 export class ContainerCredentials {
-  private own: { token: string; expiresAtMs: number; marginMs: number } | null = null;
+  private own: { token: string; expiresAtMs: number; marginMs: number; acceptedAtMs: number } | null = null;
 
   constructor(
     private readonly joinToken: string | undefined,
@@ -39,7 +43,17 @@ export class ContainerCredentials {
     const parsed = expiresAt === undefined ? Number.NaN : Date.parse(expiresAt);
     const expiresAtMs = Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;
     const marginMs = Math.min(EXPIRY_MARGIN_MS, Math.max(0, (expiresAtMs - Date.now()) * EXPIRY_MARGIN_SHARE));
-    this.own = { token, expiresAtMs, marginMs };
+    this.own = { token, expiresAtMs, marginMs, acceptedAtMs: Date.now() };
+  }
+
+  /**
+   * When to ask for a fresh token: two thirds into the own token's life (the manager hands a new
+   * one in the last third), never sooner than REFRESH_MIN_DELAY_MS; null without an own token.
+   */
+  refreshInMs(nowMs: number = Date.now()): number | null {
+    if (this.own === null || !Number.isFinite(this.own.expiresAtMs)) return null;
+    const at = this.own.acceptedAtMs + (this.own.expiresAtMs - this.own.acceptedAtMs) * REFRESH_AT_SHARE;
+    return Math.max(REFRESH_MIN_DELAY_MS, at - nowMs);
   }
 
   /** The manager refused our own token (expired, its key retired): fall back to the configured ones. */

@@ -47,7 +47,7 @@ export interface ManagerAppOptions extends Omit<ManagerContext, 'view' | 'auth'>
   metricsAccess?: Access;
   /** Reply retention and the reply reader's timings; defaults in messaging-context.ts. */
   messaging?: Partial<MessagingSettings>;
-  /** Served at GET /metrics, outside the API scope (access 'public'); absent: no /metrics. */
+  /** Served at GET /metrics (access `metricsAccess`); absent: no /metrics. */
   metrics?: MetricsSource;
   /** The event stream's poll, heartbeat and buffer bounds (tests shorten them); defaults in event-stream.ts. */
   eventStream?: Partial<EventStreamSettings>;

@@ -95,3 +95,45 @@ describe('ContainerCredentials', () => {
     assert.throws(() => c.checkFingerprint('c'.repeat(64), 'http://127.0.0.1:8000'), (e: unknown) => e instanceof ClusterMismatchError && /another cluster/.test(e.message));
   });
 });
+
+describe('a container that renews its lease in Redis keeps a fresh token', { timeout: 60_000 }, () => {
+  test('after its first token expired and the join token was rotated, it still registers again by itself', async () => {
+    const { Manager } = await import('../../../src/manager/manager.js');
+    const { AgentContainer } = await import('../../../src/container/container.js');
+    const { containerConfigFromEnv } = await import('../../../src/container/config.js');
+    const { waitFor } = await import('../../helpers/processes.js');
+    const keys = testKeys('refresh');
+    const store = new MemoryStore();
+    const auth = new ApiAuthenticator({ keyDir: keys.keyDir, log, containerTokenTtlMs: TTL_MS });
+    const manager = new Manager({ store, config: managerConfigFromEnv({ CLUSTER_PORT: '0', FLOTILLA_BIND_ADDRESS: '127.0.0.1' }), log, auth });
+    await manager.start();
+    const config = containerConfigFromEnv({
+      CENTRAL_MANAGER_URL: `http://127.0.0.1:${manager.port}`,
+      CONTAINER_NAME: 'redis-lease',
+      EXTERNAL_IP: '127.0.0.1',
+      FLOTILLA_BIND_ADDRESS: '127.0.0.1',
+      AGENT_PORT: '0',
+      FLOTILLA_JOIN_TOKEN: keys.joinToken(),
+      FLOTILLA_EXTERNAL_IP_CHECK: 'off',
+    });
+    const container = new AgentContainer({ config, log, store });
+    try {
+      await container.start();
+      await container.joined();
+      assert.equal(container.currentEpoch, 1);
+      // Past the first token's life (3 s): only a refreshed token can still register.
+      await new Promise((r) => setTimeout(r, TTL_MS * 1.5));
+      keys.keyDir.rotateJoinToken();
+      await new Promise((r) => setTimeout(r, 1_200)); // the manager re-reads its keys
+      // The registration ends (as when the container was declared dead): it must register again.
+      assert.ok(await store.deregisterContainer('redis-lease', 1));
+      await waitFor('a new registration', () => container.currentEpoch === 2, 15_000);
+      assert.equal(container.fatal, null);
+    } finally {
+      await container.stop();
+      await manager.stop();
+      await store.close();
+      keys.remove();
+    }
+  });
+});
