@@ -2,7 +2,7 @@
 import { createLogger } from '../common/logger.js';
 import { checkExternalIp } from '../common/network.js';
 import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown.js';
-import { createStore, STARTUP_CHECK_MS } from '../store/index.js';
+import { createStore } from '../store/index.js';
 import type { Store } from '../store/index.js';
 import { containerConfigFromEnv, type ContainerConfig } from './config.js';
 import { AgentContainer } from './container.js';
@@ -30,7 +30,7 @@ export async function runContainerCommand(env = process.env): Promise<void> {
     try {
       store = await createStore({
         redisUrl: config.redisUrl,
-        checkCredentialsMs: STARTUP_CHECK_MS,
+        onCredentialsRefused: exitWithConfigError,
         ...(config.redisCaFile === undefined ? {} : { tlsCaFile: config.redisCaFile }),
         prefix: config.prefix,
         name: `flotilla-container-${config.name}`,

@@ -3,7 +3,7 @@ import { createLogger } from '../common/logger.js';
 import { checkExternalIp } from '../common/network.js';
 import { ConfigError, envString } from '../common/env.js';
 import { exitOnSignal, exitWithConfigError, redactUrl } from '../common/shutdown.js';
-import { createStore, STARTUP_CHECK_MS } from '../store/index.js';
+import { createStore } from '../store/index.js';
 import { managerConfigFromEnv, type ManagerConfig } from './config.js';
 import { Manager } from './manager.js';
 import { authSettingsFromEnv, startManagerAuth, type ApiAuthenticator, type AuthSettings } from '../auth/index.js';
@@ -30,7 +30,7 @@ export async function runManagerCommand(env = process.env): Promise<void> {
   let store;
   try {
     store = await createStore({
-      ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl, checkCredentialsMs: STARTUP_CHECK_MS }),
+      ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl, onCredentialsRefused: exitWithConfigError }),
       ...(config.redisCaFile === undefined ? {} : { tlsCaFile: config.redisCaFile }),
       prefix: config.prefix,
       name: `flotilla-manager-${config.managerId}`,
