@@ -8,20 +8,27 @@
  * `flotilla join-token --rotate` take effect on a running manager.
  */
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { JSONWebKeySet } from 'jose';
+import { decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import type { Logger } from '../common/logger.js';
 import type { Access } from '../manager/access.js';
 import { HttpError } from '../manager/errors.js';
 import { AuthFailure } from './errors.js';
-import { identityFingerprint, type KeyDir, type KeySet } from './key-dir.js';
+import { identityFingerprint, keyState, type KeyDir, type KeySet } from './key-dir.js';
 import { looksLikeJoinToken, sameJoinToken } from './join-token.js';
 import { FailureLimiter, type FailureLimiterSettings } from './rate-limit.js';
 import { roleAllows } from './roles.js';
-import { mintToken, publicJwks, verifyToken, type Principal } from './tokens.js';
+import { CLOCK_TOLERANCE_S, mintToken, publicJwks, verifyToken, type Principal } from './tokens.js';
 
 export const KEY_RELOAD_INTERVAL_MS = 1_000;
 /** How long a container's token lives; it is renewed on heartbeats in its last third. */
 export const DEFAULT_CONTAINER_TOKEN_TTL_MS = 24 * 3_600_000;
+/**
+ * Tokens already verified, kept until they expire: a dashboard or a CLI sends the same token again
+ * and again, and an EdDSA check through WebCrypto costs far more than the request it guards.
+ * Bounded; emptied whenever the key directory changes; expiry and retirement are checked on
+ * every hit.
+ */
+export const VERIFIED_CACHE_SIZE = 1_000;
 /** Longest accepted `Authorization` header: a JWT of ours is ~400 bytes. */
 export const MAX_AUTHORIZATION_LENGTH = 4_096;
 
@@ -47,6 +54,7 @@ export class ApiAuthenticator {
   private set: KeySet;
   private checkedAtMs = 0;
   private readonly limiter: FailureLimiter;
+  private readonly verified = new Map<string, { principal: Principal; kid: string }>();
   readonly containerTokenTtlMs: number;
 
   constructor(private readonly o: AuthenticatorOptions) {
@@ -64,6 +72,7 @@ export class ApiAuthenticator {
       if (this.o.keyDir.version() === this.set.version) return this.set;
       const previous = this.set;
       this.set = this.o.keyDir.load();
+      this.verified.clear();
       this.o.log.info({ keyDir: this.o.keyDir.path }, 'key directory changed: keys reloaded');
       this.o.onKeysChanged?.(this.set, previous);
     } catch (err) {
@@ -115,6 +124,24 @@ export class ApiAuthenticator {
     }
   };
 
+  private async verify(set: KeySet, token: string): Promise<Principal> {
+    const nowMs = Date.now();
+    const hit = this.verified.get(token);
+    if (hit !== undefined) {
+      const key = set.signing.find((k) => k.kid === hit.kid);
+      if (key !== undefined && keyState(key, nowMs) !== 'retired' && hit.principal.exp * 1_000 + CLOCK_TOLERANCE_S * 1_000 > nowMs) return hit.principal;
+      this.verified.delete(token);
+    }
+    // Refusals are not cached: verifyToken says exactly why (expired, retired, unknown key).
+    const principal = await verifyToken(set, token, nowMs);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, { principal, kid: decodeProtectedHeader(token).kid ?? '' });
+    return principal;
+  }
+
   private async authenticate(req: FastifyRequest, access: Exclude<Access, 'public'>): Promise<Caller> {
     const header = req.headers.authorization;
     if (header === undefined || header === '') throw new AuthFailure('missing_token', 'authentication required: send Authorization: Bearer <token>');
@@ -128,7 +155,7 @@ export class ApiAuthenticator {
       if (access !== 'join') throw new AuthFailure('forbidden', 'a join token only registers a container');
       return { kind: 'join' };
     }
-    const principal = await verifyToken(set, token);
+    const principal = await this.verify(set, token);
     if (!roleAllows(principal.role, access)) {
       throw new AuthFailure('forbidden', `role ${principal.role} may not ${req.method} ${req.routeOptions.url ?? req.url} (needs ${access})`);
     }
