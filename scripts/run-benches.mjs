@@ -4,7 +4,7 @@
 // exit code (benchmarks exit 1 for a missed target, 2 when the run itself failed).
 import { spawnSync } from 'node:child_process';
 
-const BENCHES = ['bench/control-plane.bench.ts', 'bench/dev-startup.bench.ts', 'bench/messaging.bench.ts', 'bench/dashboard.bench.ts'];
+const BENCHES = ['bench/auth.bench.ts', 'bench/control-plane.bench.ts', 'bench/dev-startup.bench.ts', 'bench/messaging.bench.ts', 'bench/dashboard.bench.ts'];
 
 let worst = 0;
 const summary = [];

@@ -28,7 +28,7 @@ export interface ConnectionFlags {
 }
 
 /** Flags win over the environment, which wins over the default. */
-export function resolveConnection(flags: ConnectionFlags, env: Env): ApiClientOptions {
+export function resolveConnection(flags: ConnectionFlags, env: Env): ApiClientOptions & { token?: string | undefined } {
   return {
     baseUrl: flags.url ?? envUrl(env, MANAGER_URL_ENV) ?? DEFAULT_MANAGER_URL,
     token: flags.token ?? envString(env, TOKEN_ENV),

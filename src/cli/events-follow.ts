@@ -46,7 +46,7 @@ export interface FollowFlags {
 }
 
 /** Runs until Ctrl-C, SIGTERM or the manager's "no more" (204); throws what describeFailure knows. */
-export async function followEventsCommand(connection: ApiClientOptions, flags: FollowFlags): Promise<void> {
+export async function followEventsCommand(connection: ApiClientOptions & { token?: string | undefined }, flags: FollowFlags): Promise<void> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);

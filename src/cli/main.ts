@@ -10,6 +10,7 @@ import { registerAgentCommands } from './agent-commands.js';
 import { registerMessageCommands } from './message-commands.js';
 import { registerObservabilityCommands } from './observability-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
+import { registerKeyCommands } from './key-commands.js';
 import { EXIT_USAGE } from './errors.js';
 
 // `flotilla events | head` closes our stdout early; that is the reader's choice, not an error.
@@ -44,6 +45,7 @@ registerAgentCommands(program);
 registerMessageCommands(program);
 registerObservabilityCommands(program);
 registerDoctorCommand(program);
+registerKeyCommands(program);
 
 try {
   await program.parseAsync();

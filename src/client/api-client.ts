@@ -11,6 +11,7 @@ import type {
   ContainerView,
   ErrorBody,
   EventView,
+  HeartbeatResponse,
   RegisterBody,
   RegisterResponse,
 } from '../protocol/api.js';
@@ -78,14 +79,15 @@ export class ManagerUnreachableError extends Error {
 
 export interface ApiClientOptions {
   baseUrl: string;
-  token?: string;
+  /** A bearer token, or a function read on every call (a container swaps its join token for its own token). */
+  token?: string | (() => string | undefined);
   timeoutMs?: number;
 }
 
 export class ApiClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
-  private readonly token: string | undefined;
+  private readonly token: string | (() => string | undefined) | undefined;
 
   constructor(opts: ApiClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -97,7 +99,8 @@ export class ApiClient {
     const url = `${this.baseUrl}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const token = typeof this.token === 'function' ? this.token() : this.token;
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     let res;
     try {
       res = await request(url, {
@@ -134,7 +137,7 @@ export class ApiClient {
   register(body: RegisterBody): Promise<RegisterResponse> {
     return this.call('POST', PATHS.register, body);
   }
-  heartbeat(id: string, epoch: number): Promise<{ success: true; epoch: number; lease_expires_at: string }> {
+  heartbeat(id: string, epoch: number): Promise<HeartbeatResponse> {
     return this.call('POST', PATHS.containerAction(id, 'heartbeat'), { epoch });
   }
   /** A container leaving on its own: only its current epoch may deregister it. */

@@ -5,6 +5,9 @@ import { DEFAULT_AGENT_PORT } from '../protocol/paths.js';
 import { isSafeName } from '../protocol/names.js';
 import type { Resources } from '../protocol/container.js';
 import { DEFAULT_LATENCY_INTERVAL_MS, LATENCY_INTERVAL_MIN_MS } from '../observability/latency-probe.js';
+import { JOIN_TOKEN_PREFIX, parseJoinToken } from '../auth/join-token.js';
+
+export const JOIN_TOKEN_ENV = 'FLOTILLA_JOIN_TOKEN';
 
 export const DEFAULT_CONTAINER_LEASE_INTERVAL_MS = 1_000;
 export const DEFAULT_CONTAINER_LEASE_TIMEOUT_MS = 3_000;
@@ -15,6 +18,8 @@ export interface ContainerConfig {
   managerUrl: string;
   /** Absent: renew the lease over HTTP through the manager (the fallback). */
   redisUrl: string | undefined;
+  /** FLOTILLA_REDIS_CA_FILE: the CA that signed the Redis server's certificate (rediss:// only). */
+  redisCaFile: string | undefined;
   prefix: string;
   externalIp: string;
   /** True when EXTERNAL_IP was not given and an interface address was picked. */
@@ -27,7 +32,10 @@ export interface ContainerConfig {
   resources: Resources;
   leaseIntervalMs: number;
   leaseTimeoutMs: number;
+  /** FLOTILLA_TOKEN: a token to use instead of a join token (an admin's, or a container token minted for this name). */
   token: string | undefined;
+  /** FLOTILLA_JOIN_TOKEN: `flotilla join-token` on the manager; registration needs it when authentication is on. */
+  joinToken: string | undefined;
   /** Serve Prometheus `GET /metrics` (FLOTILLA_METRICS, default on). */
   metrics: boolean;
   /** Ship this process's log lines to the store's shared log (FLOTILLA_LOG_SHIPPING, default on; needs REDIS_URL). */
@@ -58,6 +66,14 @@ function latencyInterval(env: Env): number {
   return ms;
 }
 
+function joinTokenFromEnv(env: Env): string | undefined {
+  const raw = envString(env, JOIN_TOKEN_ENV);
+  if (raw !== undefined && parseJoinToken(raw) === undefined) {
+    throw new ConfigError(`${JOIN_TOKEN_ENV} is not a join token (expected ${JOIN_TOKEN_PREFIX}<fingerprint>-<secret>, as \`flotilla join-token\` prints it)`);
+  }
+  return raw;
+}
+
 export function containerConfigFromEnv(env: Env = process.env): ContainerConfig {
   const managerUrl = envUrl(env, 'CENTRAL_MANAGER_URL');
   if (managerUrl === undefined) {
@@ -78,6 +94,7 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     name,
     managerUrl,
     redisUrl: envString(env, 'REDIS_URL'),
+    redisCaFile: envString(env, 'FLOTILLA_REDIS_CA_FILE'),
     prefix: envString(env, 'FLOTILLA_PREFIX') ?? 'flotilla:',
     externalIp: given ?? guessExternalIp(),
     externalIpGuessed: given === undefined,
@@ -95,6 +112,7 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     leaseIntervalMs,
     leaseTimeoutMs,
     token: envString(env, 'FLOTILLA_TOKEN'),
+    joinToken: joinTokenFromEnv(env),
     metrics: envBool(env, 'FLOTILLA_METRICS', true),
     logShipping: envBool(env, 'FLOTILLA_LOG_SHIPPING', true),
     latencyIntervalMs: latencyInterval(env),

@@ -11,6 +11,7 @@ import { AgentRuntime, AgentTypeRegistry } from '../runtime/index.js';
 import type { AnyAgentDefinition } from '../sdk/types.js';
 import type { ContainerConfig } from './config.js';
 import { joinCluster } from './join.js';
+import { ContainerCredentials } from './credentials.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
 import { buildContainerServer, type ContainerStatusView } from './server.js';
 import { ContainerMetrics, LatencyProbe } from '../observability/index.js';
@@ -38,6 +39,9 @@ export interface AgentContainerOptions {
 
 export class AgentContainer {
   private readonly client: ApiClient;
+  private readonly credentials: ContainerCredentials;
+  /** Containers that renew their lease in Redis refresh their own token on this timer. */
+  private refreshTimer: NodeJS.Timeout | null = null;
   private readonly renewer: LeaseRenewer;
   private readonly registry: AgentTypeRegistry;
   /** Hosts agents; null for an HTTP-only container. */
@@ -63,10 +67,14 @@ export class AgentContainer {
   onFatal: ((err: Error) => void) | null = null;
 
   constructor(private readonly o: AgentContainerOptions) {
-    this.client = new ApiClient({ baseUrl: o.config.managerUrl, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
+    this.credentials = new ContainerCredentials(o.config.joinToken, o.config.token);
+    this.client = new ApiClient({ baseUrl: o.config.managerUrl, token: this.credentials.current });
     // Heartbeats time out within one interval, so a slow manager cannot pile them up.
-    const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, ...(o.config.token === undefined ? {} : { token: o.config.token }) });
-    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient);
+    const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, token: this.credentials.current });
+    this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient, {
+            onToken: (token, expiresAt) => this.credentials.accept(token, expiresAt),
+            onUnauthorized: () => this.credentials.forget(),
+          });
     this.registry = new AgentTypeRegistry(o.store === undefined ? [] : (o.agentTypes ?? []));
     const metrics = o.config.metrics
       ? new ContainerMetrics({ hostedAgents: () => this.runtime?.hostedCount ?? 0, lease: () => this.leaseTotals() })
@@ -183,6 +191,9 @@ export class AgentContainer {
     this.joining = (async () => {
       const res = await joinCluster(this.client, this.registration(), this.o.log, this.stopping.signal);
       if (res === null || this.stopping.signal.aborted) return;
+      this.credentials.checkFingerprint(res.cluster_fingerprint, this.o.config.managerUrl);
+      this.credentials.accept(res.token, res.token_expires_at);
+      this.scheduleTokenRefresh(res.container_id);
       this.epoch = res.epoch;
       this.leaseIntervalMs = res.lease.interval_ms;
       this.leaseTimeoutMs = res.lease.timeout_ms;
@@ -226,6 +237,33 @@ export class AgentContainer {
     });
   }
 
+  /**
+   * A container whose lease goes to Redis makes no HTTP calls after joining, so its own token
+   * would expire unused and a later re-registration would need the join token, which may have
+   * been rotated since. It asks for a fresh one with a heartbeat late in the token's life.
+   */
+  private scheduleTokenRefresh(containerId: string): void {
+    if (this.o.store === undefined || this.stopping.signal.aborted) return;
+    const delay = this.credentials.refreshInMs();
+    if (delay === null) return;
+    if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.refreshToken(containerId), delay);
+    this.refreshTimer.unref();
+  }
+
+  private async refreshToken(containerId: string): Promise<void> {
+    this.refreshTimer = null;
+    const epoch = this.epoch;
+    if (this.stopping.signal.aborted || epoch === null) return;
+    try {
+      const res = await this.client.heartbeat(containerId, epoch);
+      this.credentials.accept(res.token, res.token_expires_at);
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'could not refresh the container token; trying again');
+    }
+    this.scheduleTokenRefresh(containerId);
+  }
+
   private async giveUp(err: Error): Promise<void> {
     this.o.log.fatal({ err }, err.message);
     await this.runtime?.stop();
@@ -254,6 +292,7 @@ export class AgentContainer {
     const wasActive = this.lifecycle === 'active' || this.lifecycle === 'suspended';
     this.lifecycle = 'stopping';
     this.stopping.abort();
+    if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
     await this.joining;
     await this.latency?.stop();
     await this.runtime?.stop();

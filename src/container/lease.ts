@@ -27,14 +27,27 @@ export function storeRenewer(store: ClusterStore): LeaseRenewer {
 
 const HTTP_REFUSALS: Record<string, RenewFailure> = { container_down: 'down', stale_epoch: 'stale_epoch', not_registered: 'unknown', not_found: 'unknown' };
 
-export function httpRenewer(client: ApiClient): LeaseRenewer {
+export interface HttpRenewerHooks {
+  /** The manager handed a renewed container token with the heartbeat. */
+  onToken?: (token: string | undefined, expiresAt: string | undefined) => void;
+  /** The manager refused our token (expired, its key retired): drop it, and register again. */
+  onUnauthorized?: () => void;
+}
+
+export function httpRenewer(client: ApiClient, hooks: HttpRenewerHooks = {}): LeaseRenewer {
   return {
     via: 'http',
     async renew(id, epoch) {
       try {
         const res = await client.heartbeat(id, epoch);
+        hooks.onToken?.(res.token, res.token_expires_at);
         return { ok: true, deadlineMs: Date.parse(res.lease_expires_at) };
       } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 401) {
+          // Renewing can never succeed with this token; a new registration (join token) can.
+          hooks.onUnauthorized?.();
+          return { ok: false, reason: 'unknown' };
+        }
         const reason = err instanceof ApiError && err.code !== undefined ? HTTP_REFUSALS[err.code] : undefined;
         if (reason !== undefined) return { ok: false, reason };
         throw err;

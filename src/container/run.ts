@@ -34,7 +34,13 @@ export async function runContainerCommand(env = process.env): Promise<void> {
   let store: Store | undefined;
   if (config.redisUrl !== undefined) {
     try {
-      store = await createStore({ redisUrl: config.redisUrl, prefix: config.prefix, name: `flotilla-container-${config.name}` });
+      store = await createStore({
+        redisUrl: config.redisUrl,
+        onCredentialsRefused: exitWithConfigError,
+        ...(config.redisCaFile === undefined ? {} : { tlsCaFile: config.redisCaFile }),
+        prefix: config.prefix,
+        name: `flotilla-container-${config.name}`,
+      });
     } catch (err) {
       exitWithConfigError(err);
     }

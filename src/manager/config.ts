@@ -21,6 +21,8 @@ export interface ManagerConfig {
   externalIp: string | undefined;
   externalIpCheck: ExternalIpCheck;
   redisUrl: string | undefined;
+  /** FLOTILLA_REDIS_CA_FILE: the CA that signed the Redis server's certificate (rediss:// only). */
+  redisCaFile: string | undefined;
   prefix: string;
   /** Lease settings handed to containers that do not ask for their own. */
   leaseIntervalMs: number;
@@ -50,6 +52,7 @@ export function managerConfigFromEnv(env: Env = process.env): ManagerConfig {
     externalIp: envString(env, 'EXTERNAL_IP'),
     externalIpCheck: envEnum(env, 'FLOTILLA_EXTERNAL_IP_CHECK', EXTERNAL_IP_CHECKS, 'auto'),
     redisUrl: envString(env, 'REDIS_URL'),
+    redisCaFile: envString(env, 'FLOTILLA_REDIS_CA_FILE'),
     prefix: envString(env, 'FLOTILLA_PREFIX') ?? 'flotilla:',
     leaseIntervalMs,
     leaseTimeoutMs,

@@ -5,6 +5,7 @@ import type { ObservabilityStore } from '../store/observability.js';
 import type { ManagerConfig } from './config.js';
 import type { ClusterView } from './cluster-view.js';
 import type { Tracing } from '../observability/tracing.js';
+import type { ApiAuthenticator } from '../auth/index.js';
 
 /** What the routes need from the manager: passed to every route plugin. */
 export interface ManagerContext {
@@ -16,4 +17,6 @@ export interface ManagerContext {
   view: ClusterView;
   /** Spans for messages accepted through the API (NO_TRACING unless an OTLP endpoint is set). */
   tracing: Tracing;
+  /** Authentication (tokens, join tokens); null when FLOTILLA_AUTH=off or for in-process tests without it. */
+  auth: ApiAuthenticator | null;
 }

@@ -2,7 +2,9 @@
  * A running manager: the HTTP API, presence and leader election, and (while leader) the control
  * loops. Stateless apart from caches: kill it at any moment and another manager carries on.
  */
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { ApiAuthenticator } from '../auth/index.js';
+import type { Access } from './access.js';
 import type { Logger } from '../common/logger.js';
 import type { PeriodicTask } from '../common/loop.js';
 import { VERSION } from '../common/version.js';
@@ -27,7 +29,10 @@ export interface ManagerOptions {
   store: ClusterStore & MessageStore & ObservabilityStore;
   config: ManagerConfig;
   log: Logger;
-  authenticate?: onRequestHookHandler;
+  /** Authentication and the audit trail; absent: every route is open (FLOTILLA_AUTH=off, in-process tests). */
+  auth?: ApiAuthenticator;
+  /** Who may read /metrics when `auth` is given (default `read`). */
+  metricsAccess?: Access;
   /** Reply retention and reader timings (tests shorten them); defaults in messaging-context.ts. */
   messaging?: Partial<MessagingSettings>;
   /** The event stream's poll, heartbeat and buffer bounds (tests shorten them); defaults in event-stream.ts. */
@@ -75,7 +80,8 @@ export class Manager {
       log,
       view,
       ...(this.metrics === null ? {} : { metrics: this.metrics }),
-      ...(this.opts.authenticate ? { authenticate: this.opts.authenticate } : {}),
+      ...(this.opts.auth ? { auth: this.opts.auth } : {}),
+      ...(this.opts.metricsAccess ? { metricsAccess: this.opts.metricsAccess } : {}),
       ...(this.opts.messaging ? { messaging: this.opts.messaging } : {}),
       ...(this.opts.eventStream ? { eventStream: this.opts.eventStream } : {}),
     });

@@ -37,6 +37,7 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'messages', description: 'messages to agents and topics' },
         { name: 'docs', description: 'this description' },
         { name: 'dashboard', description: 'the web dashboard\'s files (its data comes from the API)' },
+        { name: 'auth', description: 'the public keys that verify API tokens' },
       ],
     },
     transform: ({ schema, url, route }) => ({

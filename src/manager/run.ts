@@ -7,14 +7,17 @@ import { createStore } from '../store/index.js';
 import { managerConfigFromEnv, type ManagerConfig } from './config.js';
 import { Manager } from './manager.js';
 import { NO_TRACING, createTracing, tracingConfigFromEnv, type TracingConfig } from '../observability/tracing.js';
+import { authSettingsFromEnv, startManagerAuth, type ApiAuthenticator, type AuthSettings } from '../auth/index.js';
 
 export async function runManagerCommand(env = process.env): Promise<void> {
   let config: ManagerConfig;
+  let authSettings: AuthSettings;
   let ipWarning: string | undefined;
   let tracingConfig: TracingConfig | null;
   try {
     config = managerConfigFromEnv(env);
     tracingConfig = tracingConfigFromEnv(env, 'flotilla-manager');
+    authSettings = authSettingsFromEnv(env);
     if (config.redisUrl === undefined && envString(env, 'FLOTILLA_STORE') !== 'memory') {
       throw new ConfigError(
         'REDIS_URL is not set: a manager keeps all state in Redis (e.g. REDIS_URL=redis://10.0.0.5:6379). ' +
@@ -29,16 +32,28 @@ export async function runManagerCommand(env = process.env): Promise<void> {
   if (ipWarning !== undefined) log.warn(ipWarning);
   let store;
   try {
-    store = await createStore({ ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }), prefix: config.prefix, name: `flotilla-manager-${config.managerId}` });
+    store = await createStore({
+      ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl, onCredentialsRefused: exitWithConfigError }),
+      ...(config.redisCaFile === undefined ? {} : { tlsCaFile: config.redisCaFile }),
+      prefix: config.prefix,
+      name: `flotilla-manager-${config.managerId}`,
+    });
   } catch (err) {
     exitWithConfigError(err);
   }
   if (config.redisUrl !== undefined) log.info({ redis: redactUrl(config.redisUrl), prefix: config.prefix }, 'using Redis store');
   else log.warn('FLOTILLA_STORE=memory: state lives in this process only and is lost when it stops');
 
+  let auth: ApiAuthenticator | null;
+  try {
+    auth = startManagerAuth(authSettings, store, log);
+  } catch (err) {
+    await store.close();
+    exitWithConfigError(err);
+  }
   const tracing = tracingConfig === null ? NO_TRACING : await createTracing(tracingConfig);
   if (tracing.enabled) log.info({ otlp: tracingConfig?.url }, 'exporting traces over OTLP');
-  const manager = new Manager({ store, config, log, tracing });
+  const manager = new Manager({ store, config, log, tracing, ...(auth === null ? {} : { auth, metricsAccess: authSettings.metricsPublic ? 'public' : 'read' }) });
   try {
     await manager.start();
   } catch (err) {

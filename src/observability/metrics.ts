@@ -12,7 +12,7 @@ import type { Logger } from '../common/logger.js';
 import { CONTAINER_STATES } from '../protocol/container.js';
 import { AGENT_STATES } from '../store/messaging.js';
 import type { ClusterView } from '../manager/cluster-view.js';
-import '../manager/access.js';
+import type { Access } from '../manager/access.js';
 
 /** Where both roles serve the metrics. */
 export const METRICS_PATH = '/metrics';
@@ -236,12 +236,12 @@ export class ContainerMetrics extends ProcessMetrics {
 }
 
 /**
- * `GET /metrics` in the Prometheus text format. Declared `public`: it is served outside the
- * manager's authenticated API scope, so once authentication exists it must be gated there (or
- * turned off with FLOTILLA_METRICS=off) where the cluster's shape is not for everyone to see.
+ * `GET /metrics` in the Prometheus text format. The manager declares it `read` (a scraper sends a
+ * viewer token) unless FLOTILLA_METRICS_PUBLIC=true; the container's server has no authentication
+ * yet and serves it `public` (see docs/security.md).
  */
-export const metricsRoutes: FastifyPluginAsync<{ metrics: MetricsSource }> = async (app, { metrics }) => {
-  app.get(METRICS_PATH, { config: { access: 'public' }, schema: { summary: 'Prometheus metrics (text format)', tags: ['health'] } }, async (_req, reply) => {
+export const metricsRoutes: FastifyPluginAsync<{ metrics: MetricsSource; access?: Access }> = async (app, { metrics, access = 'public' }) => {
+  app.get(METRICS_PATH, { config: { access }, schema: { summary: 'Prometheus metrics (text format)', tags: ['health'] } }, async (_req, reply) => {
     const text = await metrics.render();
     return reply.header('content-type', metrics.contentType).header('cache-control', 'no-store').send(text);
   });

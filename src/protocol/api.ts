@@ -52,11 +52,21 @@ export const LeaseSettings = Type.Object({
   heartbeat_path: Type.String(),
 });
 
+/** A container's own API token, handed out at registration and renewed on heartbeats (absent when authentication is off). */
+const ContainerTokenFields = {
+  /** A JWT with role `container` and `cid` = this container's id: it may heartbeat, deregister and re-register itself only. */
+  token: Type.Optional(Type.String()),
+  token_expires_at: Type.Optional(Type.String()),
+};
+
 export const RegisterResponse = Type.Object({
   success: Type.Literal(true),
   container_id: Type.String(),
   epoch: Type.Integer(),
   lease: LeaseSettings,
+  ...ContainerTokenFields,
+  /** sha256 of the cluster identity's public key: the fingerprint part of the join token. */
+  cluster_fingerprint: Type.Optional(Type.String()),
 });
 export type RegisterResponse = Static<typeof RegisterResponse>;
 
@@ -142,7 +152,10 @@ export const HeartbeatResponse = Type.Object({
   container_id: Type.String(),
   epoch: Type.Integer(),
   lease_expires_at: Type.String(),
+  /** A new token when the caller's is in the last third of its life. */
+  ...ContainerTokenFields,
 });
+export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 
 export const HealthResponse = Type.Object({
   status: Type.String(),

@@ -17,7 +17,11 @@ export type ClusterEventType =
   /** No container can take it now; it stays pending (or on its draining container) and is retried (data: agent_id, error). */
   | 'agent_unplaceable'
   /** Removed through the API (data: agent_id, container_id). */
-  | 'agent_deleted';
+  | 'agent_deleted'
+  /** An operator or admin action through the API (data: who, role, method, route, params, status, source). */
+  | 'api_action'
+  /** The manager found its key directory changed: keys rotated or retired, join token rotated (data: signing, verify_only, join_token_rotated). */
+  | 'keys_changed';
 
 export interface ClusterEvent {
   /** Store-assigned, increasing (a Redis stream id such as `1700000000000-0`). */

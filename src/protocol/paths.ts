@@ -28,6 +28,11 @@ export const PATHS = {
   logs: `${API_PREFIX}/logs`,
 } as const;
 
+/** Authentication's own paths (public). */
+export const AUTH_PATHS = {
+  jwks: '/.well-known/jwks.json',
+} as const;
+
 /** Default ports, as users already have them. */
 export const DEFAULT_CLUSTER_PORT = 8000;
 export const DEFAULT_AGENT_PORT = 8001;

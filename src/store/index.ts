@@ -4,7 +4,7 @@
  * Redis connection helpers and `createStore`, which picks one by config.
  */
 import { MemoryStore } from './memory/memory-store.js';
-import { connectRedis, waitForRedis } from './redis/connection.js';
+import { checkRedisAtStart, connectRedis, StoreCredentialsError, waitForRedis } from './redis/connection.js';
 import { RedisStore } from './redis/redis-store.js';
 import type { MessageStore } from './messaging.js';
 import type { ClusterStore } from './store.js';
@@ -82,6 +82,9 @@ export {
   parseRedisUrl,
   duplicateForBlocking,
   waitForRedis,
+  checkRedisAtStart,
+  STARTUP_CHECK_MS,
+  StoreCredentialsError,
   type ConnectRedisOptions,
 } from './redis/connection.js';
 
@@ -97,6 +100,12 @@ export interface CreateStoreOptions {
   tlsCaFile?: string;
   /** Wait this long for Redis to answer, and fail with StoreUnavailableError if it does not. */
   readyTimeoutMs?: number;
+  /**
+   * Called (once, in the background, within STARTUP_CHECK_MS of the start) when Redis refuses
+   * the credentials or the TLS handshake fails: no retry can fix that, so a process says so and
+   * exits. The start itself does not wait for the check; an unreachable Redis is still tolerated.
+   */
+  onCredentialsRefused?: (err: StoreCredentialsError) => void;
 }
 
 /**
@@ -109,6 +118,12 @@ export async function createStore(options: CreateStoreOptions = {}): Promise<Sto
   if (options.redisUrl === undefined || options.redisUrl === '') return new MemoryStore();
   const redis = connectRedis(options.redisUrl, { name: options.name, tlsCaFile: options.tlsCaFile });
   const store = new RedisStore({ redis, prefix: options.prefix });
+  const refused = options.onCredentialsRefused;
+  if (refused !== undefined) {
+    checkRedisAtStart(redis, options.redisUrl).catch((err: unknown) => {
+      if (err instanceof StoreCredentialsError) refused(err);
+    });
+  }
   if (options.readyTimeoutMs !== undefined) {
     try {
       await waitForRedis(redis, options.readyTimeoutMs);

@@ -1,19 +1,21 @@
 /**
- * Sign-in and roles in real headless Chromium, against an in-process manager given an
- * `authenticate` hook that follows the authentication contract (Bearer JWT; 401 for a bad or
- * missing token, 403 when the role may not): the token from `#token=` is kept and removed from the
- * address, sent on every call and on the event stream; a viewer sees no actions; a refused token
- * keeps the user on the sign-in page; a token revoked mid-session sends the user back to it.
+ * Sign-in and roles in real headless Chromium, against an in-process manager with the real
+ * authentication (EdDSA tokens from a key directory of the test's own): the token from `#token=`
+ * is kept and removed from the address, sent on every call and on the event stream; a viewer sees
+ * no actions; a refused token keeps the user on the sign-in page; a token whose signing key is
+ * retired mid-session sends the user back to it.
  */
 import { after, before, describe, test } from 'node:test';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import assert from 'node:assert/strict';
-import type { onRequestHookHandler } from 'fastify';
 import { MemoryStore } from '../../src/store/index.js';
 import { Manager } from '../../src/manager/manager.js';
 import { managerConfigFromEnv } from '../../src/manager/config.js';
 import { createLogger } from '../../src/common/logger.js';
 import { http } from '../helpers/processes.js';
-import { chromiumSkipReason, fakeJwt, launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
+import { chromiumSkipReason, launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
+import { testKeys } from '../helpers/auth.js';
+import { startManagerAuth, type ApiAuthenticator } from '../../src/auth/index.js';
 
 const UI_MS = 15_000;
 const skip = chromiumSkipReason();
@@ -23,36 +25,27 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
   let manager: Manager;
   let url: string;
   let browser: Browser;
-  const admin = fakeJwt({ sub: 'ada', role: 'admin' });
-  const viewer = fakeJwt({ sub: 'vera', role: 'viewer' });
-  /** The tokens the manager accepts, with their role; a test revokes one. */
-  const valid = new Map<string, string>([
-    [admin, 'admin'],
-    [viewer, 'viewer'],
-  ]);
-  /** Authorization headers the manager received, per path. */
+  const keys = testKeys('dashboard');
+  let admin: string;
+  let viewer: string;
+  /** Paths and Authorization headers the manager received (an onRequest hook of the test's). */
   const seen: { path: string; authorization: string | undefined }[] = [];
-
-  // A callback hook: it either answers (and does not call done) or lets the request through.
-  const authenticate: onRequestHookHandler = (req, reply, done) => {
-    const header = req.headers.authorization;
-    seen.push({ path: req.url.split('?')[0]!, authorization: header });
-    const token = header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length) : undefined;
-    const role = token === undefined ? undefined : valid.get(token);
-    if (role === undefined) {
-      void reply.code(401).send({ error: 'unauthorized', message: token === undefined ? 'a bearer token is required' : 'the token is not valid', status_code: 401 });
-      return;
-    }
-    if (role === 'viewer' && req.routeOptions.config.access !== 'read') {
-      void reply.code(403).send({ error: 'forbidden', message: 'role viewer may not do this', status_code: 403 });
-      return;
-    }
-    done();
-  };
 
   before(async () => {
     const config = managerConfigFromEnv({ CLUSTER_PORT: '0', FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
-    manager = new Manager({ store, config, log: createLogger({ test: 'dashboard-auth' }, 'silent'), authenticate });
+    const log = createLogger({ test: 'dashboard-auth' }, 'silent');
+    const auth = startManagerAuth({ mode: 'on', keyDir: keys.keyDir.path, containerTokenTtlMs: 86_400_000, metricsPublic: false }, store, log) as ApiAuthenticator;
+    // The real hook, with a look at each request first.
+    const realHook = auth.hook as unknown as (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    Object.defineProperty(auth, 'hook', {
+      value: async (req: FastifyRequest, reply: FastifyReply) => {
+        seen.push({ path: req.url.split('?')[0]!, authorization: req.headers.authorization });
+        await realHook(req, reply);
+      },
+    });
+    admin = await keys.token('admin', { sub: 'ada' });
+    viewer = await keys.token('viewer', { sub: 'vera' });
+    manager = new Manager({ store, config, log, auth });
     await manager.start();
     url = `http://127.0.0.1:${manager.port}`;
     const reg = await http('POST', `${url}/api/v1/cluster/containers/register`, { container_name: 'auth-box', host_address: '127.0.0.51', lease_timeout_ms: 600_000, lease_interval_ms: 1_000 }, { authorization: `Bearer ${admin}` });
@@ -66,6 +59,7 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
     await browser?.close();
     await manager?.stop();
     await store.close();
+    keys.remove();
   });
 
   test('a token in the address is kept, hidden from the address bar, sent on every call; a viewer sees no actions', async () => {
@@ -107,9 +101,13 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
     assert.equal(await page.locator('#who').innerText(), 'ada (admin)');
   });
 
-  test('a token revoked mid-session: the next call gets 401 and the page goes back to sign-in', async () => {
+  test("a token whose signing key is retired mid-session: the next call gets 401 and the page goes back to sign-in", async () => {
     const { page } = browser;
-    valid.delete(admin);
+    const oldKid = keys.keyDir.load().signing.find((k) => k.rotated_at === null)!.kid;
+    keys.keyDir.rotate();
+    keys.keyDir.retire(oldKid);
+    // The manager re-reads its key directory at most once a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
     await page.locator('[data-table=containers] button[data-action=cordon]').click();
     await page.locator('#signin-message', { hasText: 'Your session ended' }).waitFor();
     assert.equal(await page.evaluate("sessionStorage.getItem('flotilla.token')"), null);
@@ -118,7 +116,7 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
 
   test('latency and logs: "not available yet" from a manager without them (an older one); drawn by the contract; read from this manager for real', async () => {
     const { page } = browser;
-    valid.set(admin, 'admin');
+    admin = await keys.token('admin', { sub: 'ada' });
     await page.locator('#signin-token').fill(admin);
     await page.locator('#signin-form button[type=submit]').click();
     await page.locator('#who', { hasText: 'ada (admin)' }).waitFor();

@@ -2,6 +2,10 @@
  * Real Flotilla processes for integration tests: `node dist/cli/main.js <role>` with exactly the
  * environment a user would set. Output is kept for assertions and printed when a test fails.
  * Every wait is bounded; every process is killed at exit even if a test forgets.
+ *
+ * Authentication: processes get FLOTILLA_AUTH=off unless the test's env says otherwise, so tests
+ * that are not about security call the API without tokens. Tests about authentication pass
+ * FLOTILLA_AUTH=on with a key directory of their own (see test/helpers/auth.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -38,7 +42,7 @@ export class FlotillaProcess {
     env: Record<string, string>,
   ) {
     this.child = spawn(process.execPath, ['--enable-source-maps', CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', FLOTILLA_LOG_LEVEL: 'info', ...env },
+      env: { PATH: process.env.PATH ?? '', FLOTILLA_LOG_LEVEL: 'info', FLOTILLA_AUTH: 'off', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(this.child);

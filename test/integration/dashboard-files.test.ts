@@ -10,33 +10,35 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import type { onRequestHookHandler } from 'fastify';
 import { MemoryStore } from '../../src/store/index.js';
 import { Manager } from '../../src/manager/manager.js';
 import { managerConfigFromEnv } from '../../src/manager/config.js';
 import { createLogger } from '../../src/common/logger.js';
 import { dashboardRoutes, findDashboardDir } from '../../src/manager/routes/dashboard.js';
 import { http } from '../helpers/processes.js';
+import { testKeys } from '../helpers/auth.js';
+import { startManagerAuth, type ApiAuthenticator } from '../../src/auth/index.js';
 
 describe('dashboard files', () => {
   const store = new MemoryStore();
   let manager: Manager;
   let url: string;
-  // The API refuses everyone: the page's files must still load (they hold no data).
-  const authenticate: onRequestHookHandler = (_req, reply) => {
-    void reply.code(401).send({ error: 'unauthorized', message: 'a bearer token is required', status_code: 401 });
-  };
+  // Real authentication and no token: the API refuses, the page's files must still load (they hold no data).
+  const keys = testKeys('dashboard-files');
 
   before(async () => {
     assert.ok(findDashboardDir() !== undefined, 'dist/dashboard exists (npm run build)');
     const config = managerConfigFromEnv({ CLUSTER_PORT: '0', FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
-    manager = new Manager({ store, config, log: createLogger({ test: 'dashboard-files' }, 'silent'), authenticate });
+    const log = createLogger({ test: 'dashboard-files' }, 'silent');
+    const auth = startManagerAuth({ mode: 'on', keyDir: keys.keyDir.path, containerTokenTtlMs: 86_400_000, metricsPublic: false }, store, log) as ApiAuthenticator;
+    manager = new Manager({ store, config, log, auth });
     await manager.start();
     url = `http://127.0.0.1:${manager.port}`;
   });
   after(async () => {
     await manager.stop();
     await store.close();
+    keys.remove();
   });
 
   test('the page, its script and styles are public; the API behind them is not', async () => {

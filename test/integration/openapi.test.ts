@@ -93,7 +93,7 @@ describe('OpenAPI', () => {
   });
 
   test('every operation has a summary and an x-flotilla-access', () => {
-    const levels = new Set(['public', 'read', 'operate', 'admin', 'container']);
+    const levels = new Set(['public', 'read', 'operate', 'admin', 'container', 'join']);
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
         assert.ok(typeof op.summary === 'string' && op.summary.length > 0, `${method} ${path} has a summary`);
@@ -103,7 +103,7 @@ describe('OpenAPI', () => {
     assert.equal(doc.paths['/health']?.get?.['x-flotilla-access'], 'public');
     assert.equal(doc.paths['/docs']?.get?.['x-flotilla-access'], 'public');
     assert.equal(doc.paths['/openapi.json']?.get?.['x-flotilla-access'], 'public');
-    assert.equal(doc.paths['/api/v1/cluster/containers/register']?.post?.['x-flotilla-access'], 'container');
+    assert.equal(doc.paths['/api/v1/cluster/containers/register']?.post?.['x-flotilla-access'], 'join');
     assert.equal(doc.paths['/api/v1/cluster/agents/deploy']?.post?.['x-flotilla-access'], 'operate');
     assert.equal(doc.paths['/api/v1/cluster/status']?.get?.['x-flotilla-access'], 'read');
   });

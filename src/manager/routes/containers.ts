@@ -17,17 +17,28 @@ import {
 import type { Availability } from '../../protocol/container.js';
 import { DEFAULT_AGENT_PORT, PATHS } from '../../protocol/paths.js';
 import type { ManagerContext } from '../context.js';
+import type { ApiAuthenticator } from '../../auth/index.js';
 import { LIST_MAX_AGE_MS } from '../cluster-view.js';
 import { ConflictError, HttpError, NotFoundError } from '../errors.js';
+
+async function containerToken(auth: ApiAuthenticator, containerId: string): Promise<{ token: string; token_expires_at: string }> {
+  const { token, expiresAt } = await auth.issueContainerToken(containerId);
+  return { token, token_expires_at: expiresAt.toISOString() };
+}
 
 export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
   const { store, config } = ctx;
 
   app.post(
     PATHS.register,
-    { config: { access: 'container' }, schema: { summary: 'Register a container (returns its id, epoch and lease)', tags: ['containers'], body: RegisterBody, response: { 200: RegisterResponse } } },
+    { config: { access: 'join' }, schema: { summary: 'Register a container (returns its id, epoch, lease and its own token)', tags: ['containers'], body: RegisterBody, response: { 200: RegisterResponse } } },
     async (req) => {
       const b = req.body;
+      // A container's own token re-registers that container only; a join token or an admin any.
+      const caller = req.caller;
+      if (caller?.kind === 'token' && caller.principal.role === 'container' && caller.principal.cid !== b.container_name) {
+        throw new HttpError(403, 'forbidden', `this token acts for container ${JSON.stringify(caller.principal.cid)} only, not ${JSON.stringify(b.container_name)}`, 'container_name');
+      }
       const leaseIntervalMs = b.lease_interval_ms ?? config.leaseIntervalMs;
       const leaseTimeoutMs = b.lease_timeout_ms ?? Math.max(config.leaseTimeoutMs, leaseIntervalMs * 2);
       if (leaseTimeoutMs <= leaseIntervalMs) {
@@ -48,12 +59,15 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
         leaseIntervalMs,
         leaseTimeoutMs,
       });
-      req.log.info({ container: record.id, epoch: record.epoch, host: record.hostAddress }, 'container registered');
+      req.log.info({ container: record.id, epoch: record.epoch, host: record.hostAddress, via: caller?.kind === 'join' ? 'join token' : caller?.kind === 'token' ? caller.principal.sub : 'no auth' }, 'container registered');
+      const credentials = ctx.auth === null ? {} : await containerToken(ctx.auth, record.id);
       return {
         success: true as const,
         container_id: record.id,
         epoch: record.epoch,
         lease: { interval_ms: leaseIntervalMs, timeout_ms: leaseTimeoutMs, heartbeat_path: PATHS.containerAction(record.id, 'heartbeat') },
+        ...credentials,
+        ...(ctx.auth === null ? {} : { cluster_fingerprint: ctx.auth.fingerprint() }),
       };
     },
   );
@@ -94,11 +108,14 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
           `lease of ${JSON.stringify(req.params.id)} not renewed (${result.reason}); register again for a new epoch`,
         );
       }
+      const caller = req.caller;
+      const renew = ctx.auth !== null && caller?.kind === 'token' && caller.principal.role === 'container' && ctx.auth.needsRenewal(caller.principal);
       return {
         success: true as const,
         container_id: req.params.id,
         epoch: req.body.epoch,
         lease_expires_at: new Date(result.deadlineMs).toISOString(),
+        ...(renew && ctx.auth !== null ? await containerToken(ctx.auth, req.params.id) : {}),
       };
     },
   );

@@ -144,3 +144,54 @@ function tlsOptions(host: string, caFile: string | undefined): RedisOptions['tls
 function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
+
+/** How long a starting process waits to learn whether Redis takes its credentials and certificate. */
+export const STARTUP_CHECK_MS = 5_000;
+
+/** Redis answered, and refused who we are (password, ACL user) or how we connect (TLS). Retrying cannot fix it. */
+export class StoreCredentialsError extends StoreError {
+  override readonly name = 'StoreCredentialsError';
+}
+
+const AUTH_REFUSAL = /WRONGPASS|NOAUTH|NOPERM|invalid password|invalid username/i;
+const TLS_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+/**
+ * At start-up: resolves once Redis is ready, or as soon as it turns out to be merely unreachable
+ * (a process starts anyway and recovers when Redis comes up), or after `timeoutMs`; rejects with
+ * StoreCredentialsError when Redis refuses the credentials or the TLS handshake fails, which no
+ * retry can fix, so the process can say so and exit.
+ */
+export async function checkRedisAtStart(redis: Redis, url: string, timeoutMs: number = STARTUP_CHECK_MS): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onReady = (): void => done();
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (AUTH_REFUSAL.test(err.message)) {
+        done(new StoreCredentialsError(`Redis at ${redact(url)} refused the credentials (${err.message.split('\n')[0]}): check the user and password in REDIS_URL`, { cause: err }));
+      } else if (err.code !== undefined && TLS_CODES.has(err.code)) {
+        done(new StoreCredentialsError(`TLS to Redis at ${redact(url)} failed (${err.code}: ${err.message}): give the CA that signed its certificate in FLOTILLA_REDIS_CA_FILE, and use the host name or IP the certificate names`, { cause: err }));
+      } else {
+        done();
+      }
+    };
+    const timer = setTimeout(() => done(), timeoutMs);
+    redis.on('ready', onReady);
+    redis.on('error', onError);
+  });
+}

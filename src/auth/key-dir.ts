@@ -1,0 +1,229 @@
+/**
+ * The manager's key directory (FLOTILLA_KEY_DIR): the JWT signing keys, the cluster identity key
+ * (whose fingerprint is in every join token) and the join token. Files only, mode 0600 in a 0700
+ * directory, never in Redis: whoever can read Redis must not be able to mint tokens.
+ *
+ * Layout (each written whole to a temporary file, then renamed, so a reader never sees half):
+ *   signing-<kid>.json  { kid, alg, created_at, max_ttl_ms, rotated_at, retire_at, private_jwk, public_jwk }
+ *   identity.json       { created_at, private_jwk, public_jwk }
+ *   join-token.json     { token, created_at }
+ *
+ * A signing key signs while `rotated_at` is null (only the newest does); after `keys rotate` it
+ * still verifies until `retire_at` (rotation time + its `max_ttl_ms`, so every token it signed has
+ * expired by then); after that it is retired and tokens it signed are refused.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KeyDirError } from './errors.js';
+import { formatJoinToken } from './join-token.js';
+
+/** Where `flotilla manager` and the key commands look when FLOTILLA_KEY_DIR is not set. */
+export const DEFAULT_KEY_DIR = join(homedir(), '.flotilla', 'keys');
+export const KEY_DIR_ENV = 'FLOTILLA_KEY_DIR';
+/** The longest a token may live, unless `keys rotate --max-ttl` says otherwise. */
+export const DEFAULT_MAX_TOKEN_TTL_MS = 30 * 86_400_000;
+export const SIGNING_ALG = 'EdDSA';
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+export interface SigningKeyFile {
+  kid: string;
+  alg: typeof SIGNING_ALG;
+  created_at: string;
+  max_ttl_ms: number;
+  rotated_at: string | null;
+  retire_at: string | null;
+  private_jwk: JsonWebKey;
+  public_jwk: JsonWebKey;
+}
+
+export interface IdentityFile {
+  created_at: string;
+  private_jwk: JsonWebKey;
+  public_jwk: JsonWebKey;
+}
+
+export type SigningKeyState = 'signing' | 'verify-only' | 'retired';
+
+/** What the directory held when read: a snapshot, reloaded by the authenticator as files change. */
+export interface KeySet {
+  signing: SigningKeyFile[];
+  identity: IdentityFile;
+  joinToken: string;
+  /** Changes whenever a file of the directory changes (names, sizes, mtimes). */
+  version: string;
+}
+
+export function keyState(key: SigningKeyFile, nowMs: number = Date.now()): SigningKeyState {
+  if (key.retire_at !== null && Date.parse(key.retire_at) <= nowMs) return 'retired';
+  return key.rotated_at === null ? 'signing' : 'verify-only';
+}
+
+/** The key that signs new tokens: the newest one not rotated out. */
+export function activeSigningKey(set: KeySet, nowMs: number = Date.now()): SigningKeyFile {
+  const active = set.signing.filter((k) => keyState(k, nowMs) === 'signing').sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+  if (active === undefined) throw new KeyDirError('the key directory has no signing key that is not rotated out or retired: run `flotilla keys rotate`');
+  return active;
+}
+
+/** sha256 of the identity public key (SPKI DER), hex: the `fingerprint` part of a join token. */
+export function identityFingerprint(identity: IdentityFile): string {
+  const der = createPublicKey({ key: identity.public_jwk, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('hex');
+}
+
+function newEd25519(): { private_jwk: JsonWebKey; public_jwk: JsonWebKey } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { private_jwk: privateKey.export({ format: 'jwk' }), public_jwk: publicKey.export({ format: 'jwk' }) };
+}
+
+function newSigningKey(maxTtlMs: number, now: Date): SigningKeyFile {
+  const kid = randomBytes(12).toString('hex');
+  const pair = newEd25519();
+  return {
+    kid,
+    alg: SIGNING_ALG,
+    created_at: now.toISOString(),
+    max_ttl_ms: maxTtlMs,
+    rotated_at: null,
+    retire_at: null,
+    private_jwk: pair.private_jwk,
+    public_jwk: { ...pair.public_jwk, kid, alg: SIGNING_ALG, use: 'sig' },
+  };
+}
+
+export class KeyDir {
+  constructor(readonly path: string) {}
+
+  private file(name: string): string {
+    return join(this.path, name);
+  }
+
+  private write(name: string, value: unknown): void {
+    const target = this.file(name);
+    const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: FILE_MODE });
+    renameSync(tmp, target);
+  }
+
+  private read<T>(name: string): T {
+    const path = this.file(name);
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as T;
+    } catch (cause) {
+      throw new KeyDirError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  exists(): boolean {
+    return existsSync(this.file('identity.json'));
+  }
+
+  /**
+   * Creates what is missing (the directory, an identity, a signing key, a join token); returns
+   * true when it created the identity, i.e. this is a new cluster.
+   */
+  init(maxTtlMs: number = DEFAULT_MAX_TOKEN_TTL_MS, now: Date = new Date()): boolean {
+    try {
+      mkdirSync(this.path, { recursive: true, mode: DIR_MODE });
+    } catch (cause) {
+      throw new KeyDirError(`cannot create the key directory ${this.path}: ${(cause as Error).message}`, { cause });
+    }
+    const created = !this.exists();
+    if (created) this.write('identity.json', { created_at: now.toISOString(), ...newEd25519() } satisfies IdentityFile);
+    if (!this.signingFiles().some((f) => keyState(this.read<SigningKeyFile>(f), now.getTime()) === 'signing')) {
+      const key = newSigningKey(maxTtlMs, now);
+      this.write(`signing-${key.kid}.json`, key);
+    }
+    if (!existsSync(this.file('join-token.json'))) this.rotateJoinToken(now);
+    return created;
+  }
+
+  private signingFiles(): string[] {
+    if (!existsSync(this.path)) return [];
+    return readdirSync(this.path).filter((f) => /^signing-[0-9a-f]+\.json$/.test(f)).sort();
+  }
+
+  /** Files readable by group or others: the caller warns (a mounted secret may be 0644). */
+  looseFiles(): string[] {
+    return ['identity.json', 'join-token.json', ...this.signingFiles()]
+      .map((f) => this.file(f))
+      .filter((p) => existsSync(p) && (statSync(p).mode & 0o077) !== 0);
+  }
+
+  /** Restricts every file to its owner (what `init` does for the files it writes). */
+  tighten(): void {
+    for (const p of this.looseFiles()) chmodSync(p, FILE_MODE);
+  }
+
+  /** A stamp of the directory's files, cheap to compute: the authenticator reloads when it changes. */
+  version(): string {
+    if (!existsSync(this.path)) return 'missing';
+    return readdirSync(this.path)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => {
+        const s = statSync(this.file(f));
+        return `${f}:${s.size}:${s.mtimeMs}`;
+      })
+      .join('|');
+  }
+
+  load(): KeySet {
+    if (!this.exists()) {
+      throw new KeyDirError(`no keys in ${this.path}: start the manager once (it creates them) or point ${KEY_DIR_ENV} at the manager's key directory`);
+    }
+    const version = this.version();
+    const signing = this.signingFiles().map((f) => this.read<SigningKeyFile>(f));
+    const identity = this.read<IdentityFile>('identity.json');
+    const joinToken = this.read<{ token: string }>('join-token.json').token;
+    return { signing, identity, joinToken, version };
+  }
+
+  /**
+   * A new signing key signs from now on; every key that signed until now verifies for its
+   * `max_ttl_ms` more (its tokens cannot outlive that), then retires. Returns the new key.
+   */
+  rotate(maxTtlMs: number = DEFAULT_MAX_TOKEN_TTL_MS, now: Date = new Date()): { added: SigningKeyFile; rotatedOut: SigningKeyFile[] } {
+    const set = this.load();
+    const rotatedOut: SigningKeyFile[] = [];
+    const added = newSigningKey(maxTtlMs, now);
+    // The new key first: a reader in between sees two signing keys (the newest signs), never none.
+    this.write(`signing-${added.kid}.json`, added);
+    for (const key of set.signing) {
+      if (keyState(key, now.getTime()) !== 'signing') continue;
+      const out: SigningKeyFile = { ...key, rotated_at: now.toISOString(), retire_at: new Date(now.getTime() + key.max_ttl_ms).toISOString() };
+      this.write(`signing-${key.kid}.json`, out);
+      rotatedOut.push(out);
+    }
+    return { added, rotatedOut };
+  }
+
+  /** Retires a key now (a leaked key): tokens it signed are refused from the next reload on. */
+  retire(kid: string, now: Date = new Date()): SigningKeyFile {
+    const set = this.load();
+    const key = set.signing.find((k) => k.kid === kid);
+    if (key === undefined) throw new KeyDirError(`no signing key ${JSON.stringify(kid)} in ${this.path}`);
+    if (keyState(key, now.getTime()) === 'signing') {
+      throw new KeyDirError(`key ${kid} is the one that signs: run \`flotilla keys rotate\` first, then retire it`);
+    }
+    const retired: SigningKeyFile = { ...key, retire_at: now.toISOString() };
+    this.write(`signing-${kid}.json`, retired);
+    return retired;
+  }
+
+  /** A new join token: new joins need it; containers already joined keep their own tokens. */
+  rotateJoinToken(now: Date = new Date()): string {
+    const identity = this.read<IdentityFile>('identity.json');
+    const token = formatJoinToken(identityFingerprint(identity), randomBytes(24).toString('hex'));
+    this.write('join-token.json', { token, created_at: now.toISOString() });
+    return token;
+  }
+}
+
+/** The private half of a signing key, as node:crypto wants it (jose signs with a KeyObject). */
+export function privateKeyOf(key: SigningKeyFile) {
+  return createPrivateKey({ key: key.private_jwk, format: 'jwk' });
+}

@@ -1,0 +1,130 @@
+/**
+ * The commands that work on the manager's key directory itself (FLOTILLA_KEY_DIR or --key-dir), on
+ * the manager's host: `token create`, `keys rotate|list|retire`, `join-token [--rotate]`. They
+ * need no running manager (the first admin token comes from here); a running manager sees the
+ * change within a second (it re-reads the directory when its files change).
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+// Not ../auth/index.js: that loads jose and the manager's hook for every CLI command; tokens.js
+// (jose) is imported only by `token create`.
+import { DEFAULT_KEY_DIR, DEFAULT_MAX_TOKEN_TTL_MS, identityFingerprint, KEY_DIR_ENV, KeyDir, keyState } from '../auth/key-dir.js';
+import { formatDuration, InvalidDurationError, parseDuration } from '../auth/duration.js';
+import { KeyDirError } from '../auth/errors.js';
+import { isRole, ROLES, type Role } from '../auth/roles.js';
+import { envString } from '../common/env.js';
+import { isSafeName } from '../protocol/names.js';
+import { EXIT_USAGE } from './errors.js';
+
+/** What `token create` gives when --ttl is not said. */
+export const DEFAULT_TOKEN_TTL_MS = 24 * 3_600_000;
+
+interface KeyDirFlags {
+  keyDir?: string;
+  json?: boolean;
+}
+
+function parseTtl(raw: string): number {
+  try {
+    return parseDuration(raw);
+  } catch (err) {
+    if (err instanceof InvalidDurationError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+function parseRole(raw: string): Role {
+  if (!isRole(raw)) throw new InvalidArgumentError(`expected one of ${ROLES.join(', ')}`);
+  return raw;
+}
+
+function parseName(raw: string): string {
+  if (!isSafeName(raw)) throw new InvalidArgumentError('use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  return raw;
+}
+
+function keyDirOf(flags: KeyDirFlags): KeyDir {
+  return new KeyDir(flags.keyDir ?? envString(process.env, KEY_DIR_ENV) ?? DEFAULT_KEY_DIR);
+}
+
+function withKeyDir(cmd: Command): Command {
+  return cmd.option('--key-dir <dir>', `the manager's key directory (default: $${KEY_DIR_ENV}, else ${DEFAULT_KEY_DIR})`).option('--json', 'print JSON');
+}
+
+/** Runs a key command: its KeyDirError is one line on stderr and exit 2 (nothing to ask a manager). */
+async function run(flags: KeyDirFlags, body: (dir: KeyDir) => Promise<{ json: unknown; human: string }>): Promise<void> {
+  try {
+    const out = await body(keyDirOf(flags));
+    console.log(flags.json === true ? JSON.stringify(out.json, null, 2) : out.human);
+  } catch (err) {
+    if (!(err instanceof KeyDirError)) throw err;
+    console.error(`error: ${err.message}`);
+    process.exitCode = EXIT_USAGE;
+  }
+}
+
+export function registerKeyCommands(program: Command): void {
+  const token = program.command('token').description("API tokens, signed with the manager's key directory");
+  withKeyDir(token.command('create').description('create a bearer token (prints it)'))
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`, parseRole)
+    .option('--ttl <duration>', `lifetime, e.g. 15m, 24h, 30d (default ${formatDuration(DEFAULT_TOKEN_TTL_MS)})`, parseTtl)
+    .option('--sub <name>', 'who the token is for (default: <role>-token)', parseName)
+    .option('--container-id <id>', 'for --role container: the one container it may act for', parseName)
+    .action((flags: KeyDirFlags & { role: Role; ttl?: number; sub?: string; containerId?: string }) =>
+      run(flags, async (dir) => {
+        if (flags.role === 'container' && flags.containerId === undefined) throw new KeyDirError('--role container needs --container-id (the container it may act for)');
+        if (flags.role !== 'container' && flags.containerId !== undefined) throw new KeyDirError('--container-id is only for --role container');
+        const { mintToken } = await import('../auth/tokens.js');
+        const minted = await mintToken(dir.load(), {
+          sub: flags.sub ?? (flags.containerId === undefined ? `${flags.role}-token` : `container:${flags.containerId}`),
+          role: flags.role,
+          ttlMs: flags.ttl ?? DEFAULT_TOKEN_TTL_MS,
+          ...(flags.containerId === undefined ? {} : { cid: flags.containerId }),
+        });
+        return { json: { token: minted.token, role: flags.role, expires_at: minted.expiresAt.toISOString(), kid: minted.kid }, human: minted.token };
+      }),
+    );
+
+  const keys = program.command('keys').description("the manager's token-signing keys");
+  withKeyDir(keys.command('init').description('create the key directory (the manager does this on its first start)')).action((flags: KeyDirFlags) =>
+    run(flags, async (dir) => {
+      const created = dir.init();
+      const fingerprint = identityFingerprint(dir.load().identity);
+      return { json: { key_dir: dir.path, created, fingerprint }, human: created ? `created the cluster keys in ${dir.path}` : `${dir.path} already holds the cluster keys` };
+    }),
+  );
+  withKeyDir(keys.command('list').description('list the signing keys and their state (signing, verify-only, retired)')).action((flags: KeyDirFlags) =>
+    run(flags, async (dir) => {
+      const set = dir.load();
+      const rows = set.signing.map((k) => ({ kid: k.kid, state: keyState(k), created_at: k.created_at, retire_at: k.retire_at, max_ttl: formatDuration(k.max_ttl_ms) }));
+      const human = ['KID                       STATE        CREATED                   RETIRES', ...rows.map((r) => `${r.kid.padEnd(25)} ${r.state.padEnd(12)} ${r.created_at.padEnd(25)} ${r.retire_at ?? '-'}`)].join('\n');
+      return { json: { keys: rows, fingerprint: identityFingerprint(set.identity) }, human };
+    }),
+  );
+  withKeyDir(keys.command('rotate').description('add a new signing key; the old one verifies until its tokens expire, then retires'))
+    .option('--max-ttl <duration>', `longest lifetime of a token the new key signs (default ${formatDuration(DEFAULT_MAX_TOKEN_TTL_MS)})`, parseTtl)
+    .action((flags: KeyDirFlags & { maxTtl?: number }) =>
+      run(flags, async (dir) => {
+        const { added, rotatedOut } = dir.rotate(flags.maxTtl ?? DEFAULT_MAX_TOKEN_TTL_MS);
+        const out = rotatedOut.map((k) => ({ kid: k.kid, retire_at: k.retire_at }));
+        const human = [`new signing key ${added.kid}`, ...out.map((k) => `key ${k.kid} verifies until ${k.retire_at}, then retires`)].join('\n');
+        return { json: { signing: added.kid, rotated_out: out }, human };
+      }),
+    );
+  withKeyDir(keys.command('retire').description('retire a rotated-out key now (a leaked key): its tokens are refused'))
+    .argument('<kid>', 'the key id (see keys list)')
+    .action((kid: string, flags: KeyDirFlags) =>
+      run(flags, async (dir) => {
+        const retired = dir.retire(kid);
+        return { json: { kid: retired.kid, retire_at: retired.retire_at }, human: `key ${retired.kid} retired` };
+      }),
+    );
+
+  withKeyDir(program.command('join-token').description('print the token containers join with (FLOTILLA_JOIN_TOKEN); --rotate makes a new one'))
+    .option('--rotate', 'replace it: new joins need the new token; running containers are not disturbed')
+    .action((flags: KeyDirFlags & { rotate?: boolean }) =>
+      run(flags, async (dir) => {
+        const joinToken = flags.rotate === true ? dir.rotateJoinToken() : dir.load().joinToken;
+        return { json: { join_token: joinToken, rotated: flags.rotate === true }, human: joinToken };
+      }),
+    );
+}
