@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
 import { chromiumSkipReason, launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
+import { bearer, testKeys } from '../helpers/auth.js';
 
 const CONTAINERS = [
   ['dash-c1', '127.0.0.41'],
@@ -31,12 +32,16 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
   let browser: Browser;
   const prefix = `dash${process.pid}:`;
   const containers = new Map<string, FlotillaProcess>();
+  // Authentication on, as a user runs it: the manager's key directory, containers join with the join token.
+  const keys = testKeys('dashboard-cluster');
+  let headers: Record<string, string>;
 
   before(async () => {
     redis = await startRedisServer();
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    manager = new FlotillaProcess('manager', ['manager'], { REDIS_URL: redis.url, CLUSTER_PORT: String(port), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: prefix });
+    manager = new FlotillaProcess('manager', ['manager'], { REDIS_URL: redis.url, CLUSTER_PORT: String(port), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: prefix, ...keys.env });
+    headers = bearer(await keys.token('admin', { sub: 'dash-test' }));
     await waitForHttp(`${url}/health`);
     for (const [name, ip] of CONTAINERS) {
       containers.set(
@@ -49,11 +54,12 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
           AGENT_PORT: String(await freePort(ip)),
           CONTAINER_NAME: name,
           FLOTILLA_PREFIX: prefix,
+          FLOTILLA_JOIN_TOKEN: keys.joinToken(),
         }),
       );
     }
     await waitFor('three containers serving echo', async () => {
-      const list = await http<{ containers: { agent_types: string[] }[] }>('GET', `${url}/api/v1/cluster/containers`);
+      const list = await http<{ containers: { agent_types: string[] }[] }>('GET', `${url}/api/v1/cluster/containers`, undefined, headers);
       return list.body.containers?.filter((c) => c.agent_types.includes('echo')).length === 3;
     }, 20_000);
     browser = await launchBrowser();
@@ -64,6 +70,7 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
     await Promise.all([...containers.values()].map((c) => c.stop()));
     await manager?.stop();
     await redis?.stop();
+    keys.remove();
   });
 
   const containerRow = (name: string) => browser.page.locator(`[data-table=containers] .vt-row:has-text("${name}")`);
@@ -73,10 +80,14 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
     const { page } = browser;
     page.setDefaultTimeout(UI_MS);
 
-    // Sign in: the manager needs no token today, so the page offers to go on without one.
+    // Sign in with an operator's token (as `flotilla token create --role operator` prints it); the
+    // manager wants one, so the page offers no way around the form.
     await page.goto(`${url}/dashboard/`);
     await page.locator('#signin-form').waitFor();
-    await page.locator('#continue-anonymous').click();
+    assert.equal(await page.locator('#continue-anonymous').isVisible(), false);
+    await page.locator('#signin-token').fill(await keys.token('operator', { sub: 'olga' }));
+    await page.locator('#signin-form button[type=submit]').click();
+    await page.locator('#who', { hasText: 'olga (operator)' }).waitFor();
     for (const [name, ip] of CONTAINERS) {
       await containerRow(name).waitFor();
       assert.match(await containerRow(name).innerText(), new RegExp(`${ip.replace(/\./g, '\\.')}:\\d+[\\s\\S]*active`));
@@ -97,7 +108,7 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
     await agentRow('echo/dash-a').locator('.badge.active').waitFor();
     const placedOn = (await agentRow('echo/dash-a').locator('[data-container]').innerText()).trim();
     assert.ok(CONTAINERS.some(([name]) => name === placedOn), `placed on ${placedOn}`);
-    const api = await http<{ container_id: string }>('GET', `${url}/api/v1/cluster/agents/echo/dash-a`);
+    const api = await http<{ container_id: string }>('GET', `${url}/api/v1/cluster/agents/echo/dash-a`, undefined, headers);
     assert.equal(api.body.container_id, placedOn, 'the page shows where the API says it is');
     await screenshot(page, 'agents');
 
@@ -144,7 +155,7 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
     await containerRow(third).locator('button[data-action=drain]').click();
     await page.locator('#ops .op-line.done', { hasText: `${third} drained: no agents left` }).waitFor({ timeout: FAILOVER_SEEN_MS });
     await containerRow(third).locator('.badge.draining').waitFor();
-    const last = await http<{ container_id: string }>('GET', `${url}/api/v1/cluster/agents/echo/dash-a`);
+    const last = await http<{ container_id: string }>('GET', `${url}/api/v1/cluster/agents/echo/dash-a`, undefined, headers);
     assert.equal(last.body.container_id, movedTo, 'drained off the third container onto the only other live one');
     assert.equal(await page.evaluate('window.__notReloaded === true'), true, 'the page was not reloaded');
 

@@ -16,6 +16,7 @@ import { DEFAULT_AGENT_PORT, DEFAULT_CLUSTER_PORT } from '../../src/protocol/pat
 import { VERSION } from '../../src/common/version.js';
 import { freePort, http, waitFor } from '../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { testKeys } from '../helpers/auth.js';
 import { DEPLOY_DIR, runTool } from './deploy-files.js';
 
 const ENTRYPOINT = join(DEPLOY_DIR, 'docker-entrypoint.sh');
@@ -124,10 +125,14 @@ test('a manager and a container started through the entrypoint (the container wi
   const redisUrlFile = secretFile('redis-url', `redis://:${PASSWORD}@127.0.0.1:${redis.port}`);
   const managerPort = await freePort();
   const agentPort = await freePort();
-  const manager = startEntrypoint(['manager'], { REDIS_URL_FILE: redisUrlFile, CLUSTER_PORT: String(managerPort), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: `deploy-${process.pid}:` });
+  // Authentication on, as in production: the manager's keys in a directory, the join token as a secret file.
+  const keys = testKeys('deploy');
+  const joinTokenFile = secretFile('join-token', keys.joinToken());
+  const manager = startEntrypoint(['manager'], { REDIS_URL_FILE: redisUrlFile, CLUSTER_PORT: String(managerPort), FLOTILLA_BIND_ADDRESS: '127.0.0.1', FLOTILLA_PREFIX: `deploy-${process.pid}:`, ...keys.env });
   // No command: the image's default `auto` runs a container because CENTRAL_MANAGER_URL is set.
   const container = startEntrypoint(['auto'], {
     REDIS_URL_FILE: redisUrlFile,
+    FLOTILLA_JOIN_TOKEN_FILE: joinTokenFile,
     CENTRAL_MANAGER_URL: `http://127.0.0.1:${managerPort}`,
     AGENT_PORT: String(agentPort),
     EXTERNAL_IP: '127.0.0.1',
@@ -156,6 +161,7 @@ test('a manager and a container started through the entrypoint (the container wi
   } finally {
     await stop(container);
     await stop(manager);
+    keys.remove();
   }
   const after = await runTool(process.execPath, [HEALTHCHECK, 'manager'], { CLUSTER_PORT: String(managerPort) });
   assert.equal(after.code, 1);

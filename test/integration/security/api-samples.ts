@@ -31,6 +31,8 @@ export interface Sample {
   after?: (s: SampleState, body: unknown) => void;
   /** An endless response (SSE): read the status, then hang up. */
   stream?: boolean;
+  /** A redirect: 3xx is its success. */
+  redirect?: boolean;
 }
 
 const registerBody = { container_name: OWN, host_address: '127.0.0.1', agent_types: ['echo'], lease_interval_ms: 100_000, lease_timeout_ms: 600_000 };
@@ -42,6 +44,15 @@ export const SAMPLES: ReadonlyArray<[string, Sample]> = [
   ['GET /health', { access: 'public', path: () => '/health' }],
   ['GET /ready', { access: 'public', path: () => '/ready' }],
   ['GET /metrics', { access: 'read', path: () => '/metrics' }],
+  ['GET /dashboard', { access: 'public', path: () => '/dashboard', redirect: true }],
+  ['GET /dashboard/', { access: 'public', path: () => '/dashboard/' }],
+  ['GET /dashboard/app.js', { access: 'public', path: () => '/dashboard/app.js' }],
+  ['GET /dashboard/app.js.map', { access: 'public', path: () => '/dashboard/app.js.map' }],
+  ['GET /dashboard/styles.css', { access: 'public', path: () => '/dashboard/styles.css' }],
+  ['GET /api/v1/logs', { access: 'read', path: () => '/api/v1/logs?limit=5' }],
+  ['GET /api/v1/cluster/latency', { access: 'read', path: () => '/api/v1/cluster/latency' }],
+  // Port 1 on loopback: refused at once; the probe reports it (200, reachable: false).
+  ['POST /api/v1/cluster/probe', { access: 'operate', path: () => '/api/v1/cluster/probe', body: () => ({ host: '127.0.0.1', port: 1 }) }],
   ['GET /api/v1/cluster/status', { access: 'read', path: () => '/api/v1/cluster/status' }],
   ['GET /api/v1/cluster/events', { access: 'read', path: () => '/api/v1/cluster/events' }],
   ['GET /api/v1/cluster/events/stream', { access: 'read', path: () => '/api/v1/cluster/events/stream', stream: true }],
