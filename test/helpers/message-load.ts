@@ -1,0 +1,96 @@
+/**
+ * A steady message load on agents through the manager's API, as a client would make it: one
+ * sender per agent, one message in flight each, every message retried with the same id until a
+ * manager gives a definite answer (its dedup makes that safe). With several manager URLs a sender
+ * moves on to the next one when a manager does not answer (a client behind a load balancer).
+ *
+ * What it keeps is what exactly-once checks need: the ids the managers accepted (each one must be
+ * applied exactly once) and every answer with its time, count and container.
+ */
+import { randomUUID } from 'node:crypto';
+import { http } from './processes.js';
+
+/**
+ * How long one message is retried before the sender gives up on it. Its fate is then unknown (a
+ * manager may have appended it and died before answering): it goes to `uncertain`.
+ */
+const GIVE_UP_AFTER_MS = 60_000;
+const DEFAULT_REPLY_TIMEOUT_MS = 5_000;
+/** A pause after a failed attempt, so a dead manager is not hammered in a tight loop. */
+const RETRY_PAUSE_MS = 50;
+
+export interface Answer {
+  at: number;
+  count: number;
+  container: string;
+}
+
+export interface Sender {
+  agent: string;
+  /** Ids of the messages a manager accepted (200 or 504). */
+  accepted: Set<string>;
+  answers: Answer[];
+  /** Ids given up on after GIVE_UP_AFTER_MS without a definite answer: applied at most once. */
+  uncertain: Set<string>;
+  /** Attempts that got no HTTP answer at all (a manager down or cut off). */
+  unanswered: number;
+  stopped: boolean;
+  done: Promise<void>;
+}
+
+export interface LoadOptions {
+  /** Manager base URLs, tried in turn. */
+  urls: string[];
+  replyTimeoutMs?: number;
+  /** What each message carries (default `{ from: 'load' }`). */
+  message?: unknown;
+}
+
+interface SendResponse {
+  status?: string;
+  result?: { count?: number };
+  container_id?: string;
+}
+
+/** One message, retried with the same id until a manager gives a definite answer. */
+export async function sendOnce(sender: Sender, options: LoadOptions): Promise<void> {
+  const messageId = randomUUID();
+  let urlIndex = 0;
+  const giveUpAt = Date.now() + GIVE_UP_AFTER_MS;
+  // A stopped sender still makes the first attempt; it stops retrying after a failed one.
+  for (let attempt = 0; attempt === 0 || (!sender.stopped && Date.now() < giveUpAt); attempt++) {
+    const url = options.urls[urlIndex % options.urls.length]!;
+    let res;
+    try {
+      res = await http<SendResponse>('POST', `${url}/api/v1/agents/${sender.agent}/messages`, {
+        message: options.message ?? { from: 'load' },
+        message_id: messageId,
+        timeout_ms: options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
+      });
+    } catch {
+      sender.unanswered++;
+      urlIndex++;
+      await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
+      continue;
+    }
+    // 200: accepted and answered; 504: accepted, no reply in time. Either way it is in the mailbox.
+    if (res.status === 503) {
+      urlIndex++; // a manager that cannot reach its store right now: another may
+      await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
+      continue;
+    }
+    if (res.status !== 200 && res.status !== 504) throw new Error(`unexpected answer ${res.status}: ${JSON.stringify(res.body)}`);
+    sender.accepted.add(messageId);
+    if (res.body.status === 'completed') sender.answers.push({ at: Date.now(), count: res.body.result?.count ?? -1, container: res.body.container_id ?? '?' });
+    return;
+  }
+  sender.uncertain.add(messageId);
+}
+
+export function startSender(agent: string, options: LoadOptions): Sender {
+  const sender: Sender = { agent, accepted: new Set(), answers: [], uncertain: new Set(), unanswered: 0, stopped: false, done: Promise.resolve() };
+  sender.done = (async () => {
+    while (!sender.stopped) await sendOnce(sender, options);
+  })();
+  return sender;
+}
