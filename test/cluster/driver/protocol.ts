@@ -1,0 +1,39 @@
+/** The requests the client host's driver (driver/main.ts) answers; one JSON object per line. */
+export type DriverRequest = { id: number } & (
+  | { op: 'tcp'; host: string; port: number }
+  | { op: 'http'; method: string; url: string; body?: unknown }
+  | { op: 'load.start'; agents: string[]; urls: string[]; message?: unknown }
+  | { op: 'load.snapshot' }
+  | { op: 'load.wait-answer'; agent: string; after: number; timeoutMs: number; notContainer?: string }
+  | { op: 'load.stop' }
+  | { op: 'store.agents'; redisUrl: string; prefix?: string; agents: string[] }
+);
+
+/** Distributes over the union, so each op keeps its own fields. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+export type DriverCall = WithoutId<DriverRequest>;
+
+export interface LoadReport {
+  accepted: number;
+  uncertain: number;
+  unanswered: number;
+  /** [at, count, container] per completed answer, in order. */
+  answers: [number, number, string][];
+}
+
+export interface AgentReading {
+  container: string | null;
+  epoch: number | null;
+  lifecycle: string | null;
+  depth: number;
+  state: { count: number; segments?: Segment[] } | null;
+}
+
+export interface Segment {
+  container: string;
+  epoch: number;
+  first: number;
+  last: number;
+  from: number;
+  to: number;
+}
