@@ -15,7 +15,8 @@ import { http } from './processes.js';
  * manager may have appended it and died before answering): it goes to `uncertain`.
  */
 const GIVE_UP_AFTER_MS = 60_000;
-const DEFAULT_REPLY_TIMEOUT_MS = 5_000;
+/** Below the HTTP client's own 5 s timeout, so the manager answers 504 before the client gives up. */
+const DEFAULT_REPLY_TIMEOUT_MS = 3_000;
 /** A pause after a failed attempt, so a dead manager is not hammered in a tight loop. */
 const RETRY_PAUSE_MS = 50;
 
@@ -32,6 +33,8 @@ export interface Sender {
   answers: Answer[];
   /** Ids given up on after GIVE_UP_AFTER_MS without a definite answer: applied at most once. */
   uncertain: Set<string>;
+  /** Answers that refused a message (status and body): a correct cluster gives none. */
+  refused: string[];
   /** Attempts that got no HTTP answer at all (a manager down or cut off). */
   unanswered: number;
   stopped: boolean;
@@ -73,13 +76,19 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
       await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
       continue;
     }
-    // 200: accepted and answered; 504: accepted, no reply in time. Either way it is in the mailbox.
+    // 200: accepted and answered; 504: accepted, no reply in time; 202: a retry of an accepted
+    // message (a duplicate is not waited on). Either way it is in the mailbox.
     if (res.status === 503) {
       urlIndex++; // a manager that cannot reach its store right now: another may
       await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
       continue;
     }
-    if (res.status !== 200 && res.status !== 504) throw new Error(`unexpected answer ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.status !== 200 && res.status !== 504 && res.status !== 202) {
+      // Refused (4xx): never accepted. Kept for the test to assert on; the load goes on.
+      sender.refused.push(`${res.status}: ${JSON.stringify(res.body)}`);
+      await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
+      return;
+    }
     sender.accepted.add(messageId);
     if (res.body.status === 'completed') sender.answers.push({ at: Date.now(), count: res.body.result?.count ?? -1, container: res.body.container_id ?? '?' });
     return;
@@ -88,9 +97,16 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
 }
 
 export function startSender(agent: string, options: LoadOptions): Sender {
-  const sender: Sender = { agent, accepted: new Set(), answers: [], uncertain: new Set(), unanswered: 0, stopped: false, done: Promise.resolve() };
+  const sender: Sender = { agent, accepted: new Set(), answers: [], uncertain: new Set(), refused: [], unanswered: 0, stopped: false, done: Promise.resolve() };
   sender.done = (async () => {
-    while (!sender.stopped) await sendOnce(sender, options);
+    while (!sender.stopped) {
+      try {
+        await sendOnce(sender, options);
+      } catch (err) {
+        // A bug in the load itself must show in the results, not kill the process that runs it.
+        sender.refused.push(`error: ${(err as Error).message}`);
+      }
+    }
   })();
   return sender;
 }

@@ -10,12 +10,18 @@
  * time and a fence, once left, never comes back.
  *
  * Messages: anything (counted); `{ forward_to: "type/name" }` also sends the target one message
- * (a message between hosts) and returns its answer; `{ subscribe: "topic" }` subscribes.
+ * (a message between hosts) and returns its answer; `{ subscribe: "topic" }` subscribes;
+ * `{ hop: n, ring: [names], delay_ms }` records the time in `hops`, waits `delay_ms`, then posts
+ * `{ hop: n - 1, … }` to topic `hop.<next name in ring>` until n is 0: traffic between agents on
+ * several hosts that needs no client and no manager once started.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { defineAgent } from 'flotilla/sdk';
 
 /** Bound on the kept history: a fault makes one segment, a run has a few dozen. */
 const MAX_SEGMENTS = 1_000;
+const MAX_HOPS_KEPT = 2_000;
+const MAX_HOP_DELAY_MS = 1_000;
 
 export default defineAgent({
   type: 'counter',
@@ -39,6 +45,15 @@ export default defineAgent({
       forwarded = await ctx.send(message.forward_to, { from_agent: ctx.id });
     }
     if (message && typeof message === 'object' && typeof message.subscribe === 'string') await ctx.subscribe(message.subscribe);
+    if (message && typeof message === 'object' && Number.isInteger(message.hop) && Array.isArray(message.ring)) {
+      state.hops = [...(state.hops ?? []), now].slice(-MAX_HOPS_KEPT);
+      if (message.hop > 0) {
+        const delay = Math.min(Math.max(Number(message.delay_ms) || 0, 0), MAX_HOP_DELAY_MS);
+        await sleep(delay);
+        const next = message.ring[(message.ring.indexOf(ctx.name) + 1) % message.ring.length];
+        await ctx.publish(`hop.${next}`, { hop: message.hop - 1, ring: message.ring, delay_ms: delay });
+      }
+    }
     return { count: state.count, container: containerId, epoch, ...(forwarded === undefined ? {} : { forwarded }) };
   },
 });

@@ -87,7 +87,7 @@ async function handle(req: DriverRequest): Promise<unknown> {
       await Promise.all(stopping.map((s) => s.done));
       senders.clear();
       return Object.fromEntries(
-        stopping.map((s) => [s.agent, { accepted: s.accepted.size, uncertain: s.uncertain.size, unanswered: s.unanswered, answers: s.answers.map((a) => [a.at, a.count, a.container]) }]),
+        stopping.map((s) => [s.agent, { accepted: s.accepted.size, uncertain: s.uncertain.size, unanswered: s.unanswered, refused: s.refused.slice(0, 10), answers: s.answers.map((a) => [a.at, a.count, a.container]) }]),
       );
     }
     case 'store.agents':

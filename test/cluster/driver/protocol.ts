@@ -17,6 +17,8 @@ export interface LoadReport {
   accepted: number;
   uncertain: number;
   unanswered: number;
+  /** The first refusals (status: body); a correct cluster refuses nothing. */
+  refused: string[];
   /** [at, count, container] per completed answer, in order. */
   answers: [number, number, string][];
 }
@@ -26,7 +28,7 @@ export interface AgentReading {
   epoch: number | null;
   lifecycle: string | null;
   depth: number;
-  state: { count: number; segments?: Segment[] } | null;
+  state: { count: number; segments?: Segment[]; hops?: number[] } | null;
 }
 
 export interface Segment {

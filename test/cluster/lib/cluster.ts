@@ -12,7 +12,7 @@ import type { ContainerView } from '../../../src/protocol/index.js';
 import { Driver } from './driver.js';
 import { containerEnv, managerEnv, managerUrl, redisUrl, type ClusterHosts } from './env.js';
 import { TestNetwork, checkPrerequisites, cleanLeftovers } from './netns.js';
-import { REDIS_PORT, hostsFor, runId, type Host, type HostSpec } from './topology.js';
+import { MANAGER_PORT, REDIS_PORT, hostsFor, runId, type Host, type HostSpec } from './topology.js';
 
 const REDIS_START_TIMEOUT_MS = 10_000;
 const MANAGER_START_TIMEOUT_MS = 20_000;
@@ -144,14 +144,14 @@ export class Cluster implements ClusterHosts {
     }, timeoutMs, 200);
   }
 
-  /** The leader manager's host name, from /api/v1/cluster/status. */
-  async leader(): Promise<string> {
+  /** The leader manager: its host name and manager id, from /api/v1/cluster/status. */
+  async leader(): Promise<{ host: string; managerId: string }> {
     for (const url of this.managerUrls) {
       try {
         const res = await this.driver.http<{ managers?: { manager_id: string; address: string; leader: boolean }[] }>('GET', `${url}/api/v1/cluster/status`);
         const leader = res.body.managers?.find((m) => m.leader);
-        const host = leader && this.managers.find((m) => leader.address.includes(m.flotillaAddress));
-        if (host) return host.name;
+        const host = leader && this.managers.find((m) => leader.address === `${m.flotillaAddress}:${MANAGER_PORT}`);
+        if (leader && host) return { host: host.name, managerId: leader.manager_id };
       } catch {
         // ask the next
       }
