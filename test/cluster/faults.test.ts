@@ -61,7 +61,7 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
     assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
     ids = deployed.body.agents.map((a) => a.agent_id);
     for (const id of ids) {
-      tallies.set(id, { accepted: 0, uncertain: 0, extra: 0 });
+      tallies.set(id, { baseline: 0, accepted: 0, uncertain: 0, extra: 0 });
       const sub = await cluster.driver.http('POST', `${m1}/api/v1/topics/hop.${id.split('/')[1]}/subscribers`, { agent_id: id });
       assert.ok(sub.status < 300, JSON.stringify(sub.body));
     }
@@ -168,16 +168,21 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
     let lost = 0;
     let doubled = 0;
     const overlaps: string[] = [];
+    const details: string[] = [];
     for (const id of ids) {
       const state = drained[id]!.state!;
-      const c = compare(tallies.get(id)!, state.count);
+      const t = tallies.get(id)!;
+      const c = compare(t, state.count);
       lost += c.lost;
       doubled += c.doubled;
+      if (c.lost + c.doubled > 0) details.push(`${id}: count ${t.baseline} -> ${state.count}, accepted ${t.accepted} (+${t.uncertain} uncertain, +${t.extra} ring hops)`);
       overlaps.push(...overlapsIn(id, state.segments ?? []));
+      // The next scenario starts from here.
+      tallies.set(id, { baseline: state.count, accepted: 0, uncertain: 0, extra: 0 });
     }
     figures.push({ scenario, reps, accepted, lost, doubled, overlaps: overlaps.length, unwantedMoves });
-    assert.equal(lost, 0, `${scenario}: ${lost} accepted messages lost`);
-    assert.equal(doubled, 0, `${scenario}: ${doubled} messages applied twice`);
+    assert.equal(lost, 0, `${scenario}: ${lost} accepted messages lost: ${details.join('; ')}`);
+    assert.equal(doubled, 0, `${scenario}: ${doubled} messages applied twice: ${details.join('; ')}`);
     assert.deepEqual(overlaps, [], `${scenario}: agents active on two hosts at once`);
     assert.deepEqual(outOfOrder, [], `${scenario}: answers out of order`);
     assert.deepEqual(refused, [], `${scenario}: messages refused`);

@@ -10,8 +10,11 @@
  */
 import type { LoadReport, Segment } from '../driver/protocol.js';
 
+/** One agent's expected effects in one scenario. */
 export interface Tally {
-  /** Messages accepted for this agent so far, over every scenario. */
+  /** The agent's count when the scenario began. */
+  baseline: number;
+  /** Messages accepted for this agent during the scenario. */
   accepted: number;
   uncertain: number;
   /** Effects expected besides the load (hops of a ring). */
@@ -49,9 +52,9 @@ export function outOfOrderIn(agent: string, report: LoadReport): string[] {
   return problems;
 }
 
-/** Adds a scenario's load to the running tally and compares with the agent's count. */
+/** Compares a scenario's expected effects with the agent's count at its end. */
 export function compare(tally: Tally, count: number): { lost: number; doubled: number } {
-  const low = tally.accepted + tally.extra;
+  const low = tally.baseline + tally.accepted + tally.extra;
   const high = low + tally.uncertain;
   return { lost: Math.max(0, low - count), doubled: Math.max(0, count - high) };
 }
