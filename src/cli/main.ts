@@ -8,6 +8,7 @@ import { VERSION } from '../common/version.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerMessageCommands } from './message-commands.js';
+import { registerWireguardCommands } from './wireguard-commands.js';
 import { EXIT_USAGE } from './errors.js';
 
 // `flotilla events | head` closes our stdout early; that is the reader's choice, not an error.
@@ -40,6 +41,7 @@ program
 registerClusterCommands(program);
 registerAgentCommands(program);
 registerMessageCommands(program);
+registerWireguardCommands(program);
 
 try {
   await program.parseAsync();

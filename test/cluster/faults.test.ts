@@ -61,7 +61,7 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
     assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
     ids = deployed.body.agents.map((a) => a.agent_id);
     for (const id of ids) {
-      tallies.set(id, { baseline: 0, accepted: 0, uncertain: 0, extra: 0 });
+      tallies.set(id, { baseline: 0, accepted: 0, expired: 0, uncertain: 0, extra: 0 });
       const sub = await cluster.driver.http('POST', `${m1}/api/v1/topics/hop.${id.split('/')[1]}/subscribers`, { agent_id: id });
       assert.ok(sub.status < 300, JSON.stringify(sub.body));
     }
@@ -148,16 +148,19 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
    * asserts the correctness ones.
    */
   async function settle(scenario: string, reps: Repetition[], unwantedMoves: number | null = null): Promise<Record<string, AgentReading>> {
-    const reports = await cluster.driver.call<Record<string, LoadReport>>({ op: 'load.stop' }, 120_000);
+    const reports = await cluster.driver.call<Record<string, LoadReport>>({ op: 'load.stop', urls: cluster.managerUrls }, 120_000);
     let accepted = 0;
+    let expired = 0;
     const outOfOrder: string[] = [];
     const refused: string[] = [];
     for (const id of ids) {
       const t = tallies.get(id)!;
       const r = reports[id]!;
       t.accepted += r.accepted;
+      t.expired += r.expired;
       t.uncertain += r.uncertain;
       accepted += r.accepted;
+      expired += r.expired;
       outOfOrder.push(...outOfOrderIn(id, r));
       refused.push(...r.refused.map((x) => `${id}: ${x}`));
     }
@@ -175,12 +178,12 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
       const c = compare(t, state.count);
       lost += c.lost;
       doubled += c.doubled;
-      if (c.lost + c.doubled > 0) details.push(`${id}: count ${t.baseline} -> ${state.count}, accepted ${t.accepted} (+${t.uncertain} uncertain, +${t.extra} ring hops)`);
+      if (c.lost + c.doubled > 0) details.push(`${id}: count ${t.baseline} -> ${state.count}, accepted ${t.accepted} (${t.expired} expired, +${t.uncertain} uncertain, +${t.extra} ring hops)`);
       overlaps.push(...overlapsIn(id, state.segments ?? []));
       // The next scenario starts from here.
-      tallies.set(id, { baseline: state.count, accepted: 0, uncertain: 0, extra: 0 });
+      tallies.set(id, { baseline: state.count, accepted: 0, expired: 0, uncertain: 0, extra: 0 });
     }
-    figures.push({ scenario, reps, accepted, lost, doubled, overlaps: overlaps.length, unwantedMoves });
+    figures.push({ scenario, reps, accepted, expired, lost, doubled, overlaps: overlaps.length, unwantedMoves });
     assert.equal(lost, 0, `${scenario}: ${lost} accepted messages lost: ${details.join('; ')}`);
     assert.equal(doubled, 0, `${scenario}: ${doubled} messages applied twice: ${details.join('; ')}`);
     assert.deepEqual(overlaps, [], `${scenario}: agents active on two hosts at once`);

@@ -33,6 +33,8 @@ export interface Sender {
   answers: Answer[];
   /** Ids given up on after GIVE_UP_AFTER_MS without a definite answer: applied at most once. */
   uncertain: Set<string>;
+  /** Accepted without a reply seen (504, or 202 for a retry): their outcome is to be polled. */
+  unresolved: Set<string>;
   /** Answers that refused a message (status and body): a correct cluster gives none. */
   refused: string[];
   /** Attempts that got no HTTP answer at all (a manager down or cut off). */
@@ -90,14 +92,37 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
       return;
     }
     sender.accepted.add(messageId);
+    if (res.status !== 200) sender.unresolved.add(messageId);
     if (res.body.status === 'completed') sender.answers.push({ at: Date.now(), count: res.body.result?.count ?? -1, container: res.body.container_id ?? '?' });
     return;
   }
   sender.uncertain.add(messageId);
 }
 
+/**
+ * How many of the sender's unresolved messages ended `failed` with `expired`: a request whose
+ * deadline (its `timeout_ms`) passed before its turn is answered that way and has no effect, by
+ * design. Asks the first manager that answers.
+ */
+export async function countExpired(sender: Sender, urls: string[]): Promise<number> {
+  let expired = 0;
+  for (const id of sender.unresolved) {
+    for (const url of urls) {
+      try {
+        const res = await http<{ status?: string; error?: { code?: string } }>('GET', `${url}/api/v1/agents/${sender.agent}/messages/${id}`);
+        if (res.status !== 200) continue;
+        if (res.body.status === 'failed' && res.body.error?.code === 'expired') expired++;
+        break;
+      } catch {
+        // the next manager
+      }
+    }
+  }
+  return expired;
+}
+
 export function startSender(agent: string, options: LoadOptions): Sender {
-  const sender: Sender = { agent, accepted: new Set(), answers: [], uncertain: new Set(), refused: [], unanswered: 0, stopped: false, done: Promise.resolve() };
+  const sender: Sender = { agent, accepted: new Set(), answers: [], uncertain: new Set(), unresolved: new Set(), refused: [], unanswered: 0, stopped: false, done: Promise.resolve() };
   sender.done = (async () => {
     while (!sender.stopped) {
       try {

@@ -9,7 +9,7 @@
 import { createInterface } from 'node:readline';
 import { createConnection } from 'node:net';
 import { http } from '../../helpers/processes.js';
-import { startSender, type Sender } from '../../helpers/message-load.js';
+import { countExpired, startSender, type Sender } from '../../helpers/message-load.js';
 import { RedisStore, connectRedis } from '../../../src/store/index.js';
 import type { DriverRequest } from './protocol.js';
 
@@ -86,8 +86,9 @@ async function handle(req: DriverRequest): Promise<unknown> {
       stopping.forEach((s) => (s.stopped = true));
       await Promise.all(stopping.map((s) => s.done));
       senders.clear();
+      const expired = await Promise.all(stopping.map((s) => countExpired(s, req.urls)));
       return Object.fromEntries(
-        stopping.map((s) => [s.agent, { accepted: s.accepted.size, uncertain: s.uncertain.size, unanswered: s.unanswered, refused: s.refused.slice(0, 10), answers: s.answers.map((a) => [a.at, a.count, a.container]) }]),
+        stopping.map((s, i) => [s.agent, { accepted: s.accepted.size, expired: expired[i]!, uncertain: s.uncertain.size, unanswered: s.unanswered, refused: s.refused.slice(0, 10), answers: s.answers.map((a) => [a.at, a.count, a.container]) }]),
       );
     }
     case 'store.agents':

@@ -5,7 +5,7 @@ export type DriverRequest = { id: number } & (
   | { op: 'load.start'; agents: string[]; urls: string[]; message?: unknown }
   | { op: 'load.snapshot' }
   | { op: 'load.wait-answer'; agent: string; after: number; timeoutMs: number; notContainer?: string }
-  | { op: 'load.stop' }
+  | { op: 'load.stop'; urls: string[] }
   | { op: 'store.agents'; redisUrl: string; prefix?: string; agents: string[] }
 );
 
@@ -15,6 +15,8 @@ export type DriverCall = WithoutId<DriverRequest>;
 
 export interface LoadReport {
   accepted: number;
+  /** Accepted requests answered `expired` (deadline passed before their turn): no effect, by design. */
+  expired: number;
   uncertain: number;
   unanswered: number;
   /** The first refusals (status: body); a correct cluster refuses nothing. */

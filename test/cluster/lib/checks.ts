@@ -1,8 +1,9 @@
 /**
  * What every fault scenario asserts, from what the client saw (accepted ids, answers) and what
  * Redis holds (each counter's count and fence history):
- * - no accepted message lost and none applied twice: count == accepted (messages whose fate the
- *   client could not learn, `uncertain`, may each count once or not at all);
+ * - no accepted message lost and none applied twice: count == accepted − expired (a request whose
+ *   deadline passed before its turn is answered `expired` and has no effect, by design; messages
+ *   whose fate the client could not learn, `uncertain`, may each count once or not at all);
  * - answers in order;
  * - never active on two hosts at once: the fence segments of each agent, in commit order, do not
  *   overlap in time, and the count runs on without a gap or a step back from one to the next. (A
@@ -16,6 +17,8 @@ export interface Tally {
   baseline: number;
   /** Messages accepted for this agent during the scenario. */
   accepted: number;
+  /** Of those, requests answered `expired`: their deadline passed before their turn, so no effect. */
+  expired: number;
   uncertain: number;
   /** Effects expected besides the load (hops of a ring). */
   extra: number;
@@ -54,7 +57,7 @@ export function outOfOrderIn(agent: string, report: LoadReport): string[] {
 
 /** Compares a scenario's expected effects with the agent's count at its end. */
 export function compare(tally: Tally, count: number): { lost: number; doubled: number } {
-  const low = tally.baseline + tally.accepted + tally.extra;
+  const low = tally.baseline + tally.accepted - tally.expired + tally.extra;
   const high = low + tally.uncertain;
   return { lost: Math.max(0, low - count), doubled: Math.max(0, count - high) };
 }

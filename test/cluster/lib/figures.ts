@@ -14,6 +14,8 @@ export interface ScenarioFigures {
   scenario: string;
   reps: Repetition[];
   accepted: number;
+  /** Accepted requests answered `expired` (their 3 s deadline passed while the agent was between hosts). */
+  expired: number;
   lost: number;
   doubled: number;
   overlaps: number;
@@ -36,13 +38,14 @@ function cell(values: (number | null)[]): string {
 }
 
 export function figuresTable(rows: ScenarioFigures[]): string {
-  const header = ['scenario', 'reps', 'detection ms (median / worst)', 'answering again ms (median / worst)', 'accepted', 'lost', 'doubled', 'overlaps', 'unwanted moves'];
+  const header = ['scenario', 'reps', 'detection ms (median / worst)', 'answering again ms (median / worst)', 'accepted', 'expired', 'lost', 'doubled', 'overlaps', 'unwanted moves'];
   const body = rows.map((r) => [
     r.scenario,
     String(r.reps.length),
     cell(r.reps.map((x) => x.detectionMs)),
     cell(r.reps.map((x) => x.answerMs)),
     String(r.accepted),
+    String(r.expired),
     String(r.lost),
     String(r.doubled),
     String(r.overlaps),
