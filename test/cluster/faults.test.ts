@@ -27,6 +27,10 @@ const COUNTERS = 6;
 const LOAD_BEFORE_FAULT_MS = 1_500;
 const LOAD_AFTER_RECOVERY_MS = 1_000;
 const KILL_REPETITIONS = 10;
+const STOP_REPETITIONS = 3;
+const LINK_REPETITIONS = 2;
+const LEADER_REPETITIONS = 3;
+const REDIS_REPETITIONS = 2;
 /** Longer than the default lease timeout (3 s). */
 const STOP_BEYOND_LEASE_MS = 5_000;
 const LINK_DOWN_MS = 10_000;
@@ -192,15 +196,19 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
     return drained;
   }
 
+  /** The agent hosts, starting at a different one each repetition (ties go round). */
+  function rotate(rep: number): string[] {
+    const order = cluster.agents.map((a) => a.name);
+    return [...order.slice(rep % order.length), ...order.slice(0, rep % order.length)];
+  }
+
   test(`kill -9 of an agent container, ${KILL_REPETITIONS} times`, guard(async () => {
     const reps: Repetition[] = [];
     await loadStart();
     await sleep(LOAD_BEFORE_FAULT_MS);
     for (let rep = 0; rep < KILL_REPETITIONS; rep++) {
-      const order = cluster.agents.map((a) => a.name);
-      const rotated = [...order.slice(rep % order.length), ...order.slice(0, rep % order.length)];
       const where = await placement();
-      const victim = busiest(where, rotated);
+      const victim = busiest(where, rotate(rep));
       const victims = ids.filter((id) => where.get(id) === victim);
       const t0 = Date.now();
       cluster.proc(victim).kill9();
@@ -219,58 +227,70 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
     await settle('kill -9 container', reps);
   }));
 
-  test('SIGSTOP of an agent container beyond its lease, then SIGCONT: the woken process applies nothing', guard(async () => {
+  test(`SIGSTOP of an agent container beyond its lease, then SIGCONT (${STOP_REPETITIONS} times): the woken process applies nothing`, guard(async () => {
+    const reps: Repetition[] = [];
+    const paused: { victim: string; epoch: number; at: number; agents: string[] }[] = [];
     await loadStart();
     await sleep(LOAD_BEFORE_FAULT_MS);
-    const where = await placement();
-    const victim = busiest(where, cluster.agents.map((a) => a.name));
-    const victims = ids.filter((id) => where.get(id) === victim);
-    const oldEpoch = (await cluster.containers()).find((c) => c.container_id === victim)!.epoch;
-    const t0 = Date.now();
-    cluster.proc(victim).signal('SIGSTOP');
-    const [detectionMs, answerMs] = await Promise.all([
-      detection(t0, (e) => e.type === 'container_down' && e.container_id === victim),
-      answeredAgain(victims, t0, victim),
-    ]);
-    await sleep(Math.max(0, t0 + STOP_BEYOND_LEASE_MS - Date.now()));
-    cluster.proc(victim).signal('SIGCONT');
-    await waitFor(`${victim} back with a new epoch`, async () => (await cluster.containers()).some((c) => c.container_id === victim && c.state === 'active' && c.epoch > oldEpoch), RECOVERY_CEILING_MS, 200);
-    await rebalance();
-    await sleep(LOAD_AFTER_RECOVERY_MS);
-    const drained = await settle('SIGSTOP > lease, SIGCONT', [{ detectionMs, answerMs }]);
-    assert.notEqual(answerMs, null, 'the paused container\'s agents answered again elsewhere');
-    // Fencing: no turn under the paused fence ran after the pause began.
-    for (const id of victims) {
-      const late = (drained[id]!.state!.segments ?? []).filter((s) => s.container === victim && s.epoch === oldEpoch && s.to > t0);
-      assert.deepEqual(late, [], `${id}: turns applied by the paused process (${victim}#${oldEpoch}) after it was stopped`);
-    }
-  }));
-
-  test(`an agent host cut off (link down) for ${LINK_DOWN_MS / 1000} s, then healed`, guard(async () => {
-    await loadStart();
-    await sleep(LOAD_BEFORE_FAULT_MS);
-    const where = await placement();
-    const victim = busiest(where, cluster.agents.map((a) => a.name));
-    const victims = ids.filter((id) => where.get(id) === victim);
-    const oldEpoch = (await cluster.containers()).find((c) => c.container_id === victim)!.epoch;
-    const t0 = Date.now();
-    cluster.network.setLink(victim, false);
-    let detectionMs: number | null;
-    let answerMs: number | null;
-    try {
-      [detectionMs, answerMs] = await Promise.all([
+    for (let rep = 0; rep < STOP_REPETITIONS; rep++) {
+      const where = await placement();
+      const victim = busiest(where, rotate(rep));
+      const victims = ids.filter((id) => where.get(id) === victim);
+      const oldEpoch = (await cluster.containers()).find((c) => c.container_id === victim)!.epoch;
+      const t0 = Date.now();
+      cluster.proc(victim).signal('SIGSTOP');
+      const [detectionMs, answerMs] = await Promise.all([
         detection(t0, (e) => e.type === 'container_down' && e.container_id === victim),
         answeredAgain(victims, t0, victim),
       ]);
-      await sleep(Math.max(0, t0 + LINK_DOWN_MS - Date.now()));
-    } finally {
-      cluster.network.setLink(victim, true);
+      reps.push({ detectionMs, answerMs });
+      paused.push({ victim, epoch: oldEpoch, at: t0, agents: victims });
+      await sleep(Math.max(0, t0 + STOP_BEYOND_LEASE_MS - Date.now()));
+      cluster.proc(victim).signal('SIGCONT');
+      await waitFor(`${victim} back with a new epoch`, async () => (await cluster.containers()).some((c) => c.container_id === victim && c.state === 'active' && c.epoch > oldEpoch), RECOVERY_CEILING_MS, 200);
+      assert.notEqual(answerMs, null, `rep ${rep}: the paused container's agents answered again elsewhere`);
+      await rebalance();
+      await sleep(LOAD_AFTER_RECOVERY_MS);
     }
-    await waitFor(`${victim} rejoined`, async () => (await cluster.containers()).some((c) => c.container_id === victim && c.state === 'active' && c.epoch > oldEpoch), RECOVERY_CEILING_MS, 200);
-    await rebalance();
-    await sleep(LOAD_AFTER_RECOVERY_MS);
-    await settle('agent host link down 10 s', [{ detectionMs, answerMs }]);
-    assert.notEqual(answerMs, null, 'the cut-off host\'s agents answered again elsewhere');
+    const drained = await settle('SIGSTOP > lease, SIGCONT', reps);
+    // Fencing: no turn under a paused fence ran after its pause began.
+    for (const p of paused) {
+      for (const id of p.agents) {
+        const late = (drained[id]!.state!.segments ?? []).filter((s) => s.container === p.victim && s.epoch === p.epoch && s.to > p.at);
+        assert.deepEqual(late, [], `${id}: turns applied by the paused process (${p.victim}#${p.epoch}) after it was stopped`);
+      }
+    }
+  }));
+
+  test(`an agent host cut off (link down) for ${LINK_DOWN_MS / 1000} s, then healed (${LINK_REPETITIONS} times)`, guard(async () => {
+    const reps: Repetition[] = [];
+    await loadStart();
+    await sleep(LOAD_BEFORE_FAULT_MS);
+    for (let rep = 0; rep < LINK_REPETITIONS; rep++) {
+      const where = await placement();
+      const victim = busiest(where, rotate(rep + 1));
+      const victims = ids.filter((id) => where.get(id) === victim);
+      const oldEpoch = (await cluster.containers()).find((c) => c.container_id === victim)!.epoch;
+      const t0 = Date.now();
+      cluster.network.setLink(victim, false);
+      let detectionMs: number | null;
+      let answerMs: number | null;
+      try {
+        [detectionMs, answerMs] = await Promise.all([
+          detection(t0, (e) => e.type === 'container_down' && e.container_id === victim),
+          answeredAgain(victims, t0, victim),
+        ]);
+        await sleep(Math.max(0, t0 + LINK_DOWN_MS - Date.now()));
+      } finally {
+        cluster.network.setLink(victim, true);
+      }
+      reps.push({ detectionMs, answerMs });
+      assert.notEqual(answerMs, null, `rep ${rep}: the cut-off host's agents answered again elsewhere`);
+      await waitFor(`${victim} rejoined`, async () => (await cluster.containers()).some((c) => c.container_id === victim && c.state === 'active' && c.epoch > oldEpoch), RECOVERY_CEILING_MS, 200);
+      await rebalance();
+      await sleep(LOAD_AFTER_RECOVERY_MS);
+    }
+    await settle('agent host link down 10 s', reps);
   }));
 
   test(`the manager hosts cut off for ${MANAGERS_CUT_MS / 1000} s: agents keep exchanging messages`, guard(async () => {
@@ -309,38 +329,44 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
     assert.deepEqual(moved, [], 'no agent moved because the managers were unreachable');
   }));
 
-  test('kill -9 of the leader manager', guard(async () => {
+  test(`kill -9 of the leader manager (${LEADER_REPETITIONS} times)`, guard(async () => {
+    const reps: Repetition[] = [];
     await loadStart();
     await sleep(LOAD_BEFORE_FAULT_MS);
-    const { host: leader, managerId } = await cluster.leader();
-    const t0 = Date.now();
-    cluster.proc(leader).kill9();
-    const [detectionMs, answerMs] = await Promise.all([
-      detection(t0, (e) => e.type === 'leader_elected' && e.manager_id !== managerId),
-      answeredAgain(ids, t0),
-    ]);
-    await cluster.proc(leader).exited;
-    cluster.startManager(leader);
-    await cluster.waitManager(leader);
-    // The new leader's control loops work: a container killed now is still detected and its agents move.
-    await sleep(LOAD_AFTER_RECOVERY_MS);
-    await settle('kill -9 leader manager', [{ detectionMs, answerMs }]);
-    assert.notEqual(answerMs, null, 'every agent answered again after the leader died');
-    assert.notEqual(detectionMs, null, 'another manager was elected');
+    for (let rep = 0; rep < LEADER_REPETITIONS; rep++) {
+      const { host: leader, managerId } = await cluster.leader();
+      const t0 = Date.now();
+      cluster.proc(leader).kill9();
+      const [detectionMs, answerMs] = await Promise.all([
+        detection(t0, (e) => e.type === 'leader_elected' && e.manager_id !== managerId),
+        answeredAgain(ids, t0),
+      ]);
+      reps.push({ detectionMs, answerMs });
+      assert.notEqual(answerMs, null, `rep ${rep}: every agent answered again after the leader died`);
+      assert.notEqual(detectionMs, null, `rep ${rep}: another manager was elected`);
+      await cluster.proc(leader).exited;
+      cluster.startManager(leader);
+      await cluster.waitManager(leader);
+      await sleep(LOAD_AFTER_RECOVERY_MS);
+    }
+    await settle('kill -9 leader manager', reps);
   }));
 
-  test('Redis restarted (append-only file on)', guard(async () => {
+  test(`Redis restarted, append-only file on (${REDIS_REPETITIONS} times)`, guard(async () => {
+    const reps: Repetition[] = [];
     await loadStart();
     await sleep(LOAD_BEFORE_FAULT_MS);
-    const t0 = Date.now();
-    await cluster.proc(cluster.redis.name).stop();
-    await cluster.startRedis();
-    const answerMs = await answeredAgain(ids, Date.now());
-    const backMs = answerMs === null ? null : Date.now() - t0;
-    await cluster.waitContainers(cluster.agents.map((a) => a.name), RECOVERY_CEILING_MS);
-    await sleep(LOAD_AFTER_RECOVERY_MS);
-    await settle('Redis restart (AOF)', [{ detectionMs: null, answerMs: backMs }]);
-    assert.notEqual(answerMs, null, 'every agent answered again after the restart');
+    for (let rep = 0; rep < REDIS_REPETITIONS; rep++) {
+      const t0 = Date.now();
+      await cluster.proc(cluster.redis.name).stop();
+      await cluster.startRedis();
+      const answerMs = await answeredAgain(ids, t0);
+      reps.push({ detectionMs: null, answerMs });
+      assert.notEqual(answerMs, null, `rep ${rep}: every agent answered again after the restart`);
+      await cluster.waitContainers(cluster.agents.map((a) => a.name), RECOVERY_CEILING_MS);
+      await sleep(LOAD_AFTER_RECOVERY_MS);
+    }
+    await settle('Redis restart (AOF)', reps);
   }));
 
   test(`${LATENCY_MS} ± ${LATENCY_JITTER_MS} ms latency and ${LOSS_PROBABILITY * 100}% loss on one agent host: none of its agents moves`, guard(async () => {

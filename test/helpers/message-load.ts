@@ -33,7 +33,10 @@ export interface Sender {
   answers: Answer[];
   /** Ids given up on after GIVE_UP_AFTER_MS without a definite answer: applied at most once. */
   uncertain: Set<string>;
-  /** Accepted without a reply seen (504, or 202 for a retry): their outcome is to be polled. */
+  /**
+   * Accepted without a completed reply seen (504, 202 for a retry, or 200 `failed`): their
+   * outcome is polled at the end (countExpired).
+   */
   unresolved: Set<string>;
   /** Answers that refused a message (status and body): a correct cluster gives none. */
   refused: string[];
@@ -92,7 +95,7 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
       return;
     }
     sender.accepted.add(messageId);
-    if (res.status !== 200) sender.unresolved.add(messageId);
+    if (res.status !== 200 || res.body.status !== 'completed') sender.unresolved.add(messageId);
     if (res.body.status === 'completed') sender.answers.push({ at: Date.now(), count: res.body.result?.count ?? -1, container: res.body.container_id ?? '?' });
     return;
   }

@@ -26,6 +26,8 @@ export interface ClusterOptions {
   prepare?: (network: TestNetwork) => Promise<void> | void;
   /** Rewrites the address Flotilla uses for each host (e.g. its tunnel address). */
   flotillaAddress?: (host: Host) => string;
+  /** Tools the run needs besides ip and iptables (e.g. wireguard-go, wg). */
+  tools?: string[];
 }
 
 export class Cluster implements ClusterHosts {
@@ -48,7 +50,7 @@ export class Cluster implements ClusterHosts {
   }
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    checkPrerequisites();
+    checkPrerequisites(['ip', 'iptables', 'redis-server', 'redis-cli', ...(options.tools ?? [])]);
     const stale = cleanLeftovers();
     if (stale.length > 0) console.log(`# cluster harness: removed ${stale.length} namespace(s) left by crashed runs: ${stale.join(' ')}`);
     const hosts = hostsFor(runId(), options.specs).map((h) => (options.flotillaAddress ? { ...h, flotillaAddress: options.flotillaAddress(h) } : h));
