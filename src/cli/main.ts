@@ -9,6 +9,7 @@ import { registerClusterCommands } from './cluster-commands.js';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerMessageCommands } from './message-commands.js';
 import { registerWireguardCommands } from './wireguard-commands.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { EXIT_USAGE } from './errors.js';
 
 // `flotilla events | head` closes our stdout early; that is the reader's choice, not an error.
@@ -42,6 +43,7 @@ registerClusterCommands(program);
 registerAgentCommands(program);
 registerMessageCommands(program);
 registerWireguardCommands(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync();

@@ -152,7 +152,7 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
    * asserts the correctness ones.
    */
   async function settle(scenario: string, reps: Repetition[], unwantedMoves: number | null = null): Promise<Record<string, AgentReading>> {
-    const reports = await cluster.driver.call<Record<string, LoadReport>>({ op: 'load.stop', urls: cluster.managerUrls }, 120_000);
+    const reports: Record<string, LoadReport> = await cluster.driver.call<Record<string, LoadReport>>({ op: 'load.stop', urls: cluster.managerUrls }, 120_000);
     let accepted = 0;
     let expired = 0;
     const outOfOrder: string[] = [];
@@ -168,10 +168,14 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
       outOfOrder.push(...outOfOrderIn(id, r));
       refused.push(...r.refused.map((x) => `${id}: ${x}`));
     }
+    let last: Record<string, AgentReading> = {};
     const drained = await waitFor('every mailbox drained', async () => {
-      const r = await readings();
-      return ids.every((id) => r[id]?.depth === 0 && r[id]?.lifecycle === 'active') ? r : undefined;
-    }, DRAIN_TIMEOUT_MS, 200);
+      last = await readings();
+      return ids.every((id) => last[id]?.depth === 0 && last[id]?.lifecycle === 'active') ? last : undefined;
+    }, DRAIN_TIMEOUT_MS, 200).catch((err: Error) => {
+      const stuck = ids.filter((id) => last[id]?.depth !== 0 || last[id]?.lifecycle !== 'active').map((id) => `${id}: ${JSON.stringify({ ...last[id], state: undefined })}`);
+      throw new Error(`${scenario}: ${err.message}; not drained: ${stuck.join('; ')}`, { cause: err });
+    });
     let lost = 0;
     let doubled = 0;
     const overlaps: string[] = [];
@@ -182,7 +186,7 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
       const c = compare(t, state.count);
       lost += c.lost;
       doubled += c.doubled;
-      if (c.lost + c.doubled > 0) details.push(`${id}: count ${t.baseline} -> ${state.count}, accepted ${t.accepted} (${t.expired} expired, +${t.uncertain} uncertain, +${t.extra} ring hops)`);
+      if (c.lost + c.doubled > 0) details.push(`${id}: count ${t.baseline} -> ${state.count}, accepted ${t.accepted} (${t.expired} expired, +${t.uncertain} uncertain, +${t.extra} ring hops; unresolved: ${JSON.stringify(reports[id]!.outcomes)})`);
       overlaps.push(...overlapsIn(id, state.segments ?? []));
       // The next scenario starts from here.
       tallies.set(id, { baseline: state.count, accepted: 0, expired: 0, uncertain: 0, extra: 0 });

@@ -107,12 +107,16 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
  * deadline (its `timeout_ms`) passed before its turn is answered that way and has no effect, by
  * design. Asks the first manager that answers.
  */
-export async function countExpired(sender: Sender, urls: string[]): Promise<number> {
+export async function countExpired(sender: Sender, urls: string[]): Promise<{ expired: number; outcomes: Record<string, number> }> {
   let expired = 0;
+  /** What became of the unresolved messages, by status (and error code), for a failure message. */
+  const outcomes: Record<string, number> = {};
   for (const id of sender.unresolved) {
+    let seen = 'no manager answered';
     for (const url of urls) {
       try {
         const res = await http<{ status?: string; error?: { code?: string } }>('GET', `${url}/api/v1/agents/${sender.agent}/messages/${id}`);
+        seen = res.status === 200 ? `${res.body.status}${res.body.error?.code ? `/${res.body.error.code}` : ''}` : `http ${res.status}`;
         if (res.status !== 200) continue;
         if (res.body.status === 'failed' && res.body.error?.code === 'expired') expired++;
         break;
@@ -120,8 +124,9 @@ export async function countExpired(sender: Sender, urls: string[]): Promise<numb
         // the next manager
       }
     }
+    outcomes[seen] = (outcomes[seen] ?? 0) + 1;
   }
-  return expired;
+  return { expired, outcomes };
 }
 
 export function startSender(agent: string, options: LoadOptions): Sender {

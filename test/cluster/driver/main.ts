@@ -88,7 +88,7 @@ async function handle(req: DriverRequest): Promise<unknown> {
       senders.clear();
       const expired = await Promise.all(stopping.map((s) => countExpired(s, req.urls)));
       return Object.fromEntries(
-        stopping.map((s, i) => [s.agent, { accepted: s.accepted.size, expired: expired[i]!, uncertain: s.uncertain.size, unanswered: s.unanswered, refused: s.refused.slice(0, 10), answers: s.answers.map((a) => [a.at, a.count, a.container]) }]),
+        stopping.map((s, i) => [s.agent, { accepted: s.accepted.size, expired: expired[i]!.expired, outcomes: expired[i]!.outcomes, uncertain: s.uncertain.size, unanswered: s.unanswered, refused: s.refused.slice(0, 10), answers: s.answers.map((a) => [a.at, a.count, a.container]) }]),
       );
     }
     case 'store.agents':

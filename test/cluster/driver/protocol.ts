@@ -17,6 +17,8 @@ export interface LoadReport {
   accepted: number;
   /** Accepted requests answered `expired` (deadline passed before their turn): no effect, by design. */
   expired: number;
+  /** What the unresolved messages came to, by polled status: for failure messages. */
+  outcomes: Record<string, number>;
   uncertain: number;
   unanswered: number;
   /** The first refusals (status: body); a correct cluster refuses nothing. */
