@@ -38,6 +38,8 @@ export interface Sender {
    * outcome is polled at the end (countExpired).
    */
   unresolved: Set<string>;
+  /** Accepted requests answered `failed`/`expired` directly (200). */
+  expired: Set<string>;
   /** Answers that refused a message (status and body): a correct cluster gives none. */
   refused: string[];
   /** Attempts that got no HTTP answer at all (a manager down or cut off). */
@@ -56,6 +58,7 @@ export interface LoadOptions {
 
 interface SendResponse {
   status?: string;
+  error?: { code?: string };
   result?: { count?: number };
   container_id?: string;
 }
@@ -95,7 +98,10 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
       return;
     }
     sender.accepted.add(messageId);
-    if (res.status !== 200 || res.body.status !== 'completed') sender.unresolved.add(messageId);
+    // A request answered `expired` (appended after its deadline, e.g. behind a stalled manager
+    // link) had no effect by design; a poll could not tell, since the answer went to the waiter.
+    if (res.status === 200 && res.body.status === 'failed' && res.body.error?.code === 'expired') sender.expired.add(messageId);
+    else if (res.status !== 200 || res.body.status !== 'completed') sender.unresolved.add(messageId);
     if (res.body.status === 'completed') sender.answers.push({ at: Date.now(), count: res.body.result?.count ?? -1, container: res.body.container_id ?? '?' });
     return;
   }
@@ -103,12 +109,12 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
 }
 
 /**
- * How many of the sender's unresolved messages ended `failed` with `expired`: a request whose
- * deadline (its `timeout_ms`) passed before its turn is answered that way and has no effect, by
- * design. Asks the first manager that answers.
+ * How many of the sender's messages ended `failed` with `expired` (answered so, or polled): a
+ * request whose deadline (its `timeout_ms`) passed before its turn is answered that way and has
+ * no effect, by design. Asks the first manager that answers.
  */
 export async function countExpired(sender: Sender, urls: string[]): Promise<{ expired: number; outcomes: Record<string, number> }> {
-  let expired = 0;
+  let expired = sender.expired.size;
   /** What became of the unresolved messages, by status (and error code), for a failure message. */
   const outcomes: Record<string, number> = {};
   for (const id of sender.unresolved) {
@@ -130,7 +136,7 @@ export async function countExpired(sender: Sender, urls: string[]): Promise<{ ex
 }
 
 export function startSender(agent: string, options: LoadOptions): Sender {
-  const sender: Sender = { agent, accepted: new Set(), answers: [], uncertain: new Set(), unresolved: new Set(), refused: [], unanswered: 0, stopped: false, done: Promise.resolve() };
+  const sender: Sender = { agent, accepted: new Set(), answers: [], uncertain: new Set(), unresolved: new Set(), expired: new Set(), refused: [], unanswered: 0, stopped: false, done: Promise.resolve() };
   sender.done = (async () => {
     while (!sender.stopped) {
       try {
