@@ -74,7 +74,12 @@ export function rotateHost(layoutDir: string, host: string): RotateResult {
   const ownConfig = readFileSync(ownConfigPath, 'utf8');
   const privateLine = /^PrivateKey\s*=\s*(\S+)\s*$/m.exec(ownConfig);
   if (!privateLine) throw new WireguardFilesError(`${ownConfigPath} has no PrivateKey line`);
-  const oldPublicKey = publicKeyOf(privateLine[1]!);
+  let oldPublicKey: string;
+  try {
+    oldPublicKey = publicKeyOf(privateLine[1]!);
+  } catch (err) {
+    throw new WireguardFilesError(`${ownConfigPath}: its PrivateKey is not a WireGuard key (${(err as Error).message})`, { cause: err });
+  }
   const fresh = generateKeyPair();
 
   const changes = new Map<string, string>();

@@ -147,5 +147,10 @@ describe('flotilla wireguard rotate', () => {
     const broken = await runCli(['wireguard', 'rotate', 'manager', '--dir', dir]);
     assert.equal(broken.code, 2);
     assert.match(broken.stderr, /has no PrivateKey line/);
+    writeFileSync(join(dir, 'manager', 'wg0.conf'), '[Interface]\nPrivateKey = c2hvcnQ=\n', { mode: 0o600 });
+    const garbage = await runCli(['wireguard', 'rotate', 'manager', '--dir', dir]);
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.stderr, /its PrivateKey is not a WireGuard key/);
+    assertNoStackTrace(garbage.stderr);
   });
 });

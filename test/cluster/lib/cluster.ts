@@ -50,7 +50,7 @@ export class Cluster implements ClusterHosts {
   }
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    checkPrerequisites(['ip', 'iptables', 'redis-server', 'redis-cli', ...(options.tools ?? [])]);
+    checkPrerequisites(['ip', 'iptables', 'setpriv', 'redis-server', 'redis-cli', ...(options.tools ?? [])]);
     const stale = cleanLeftovers();
     if (stale.length > 0) console.log(`# cluster harness: removed ${stale.length} namespace(s) left by crashed runs: ${stale.join(' ')}`);
     const hosts = hostsFor(runId(), options.specs).map((h) => (options.flotillaAddress ? { ...h, flotillaAddress: options.flotillaAddress(h) } : h));

@@ -177,9 +177,14 @@ export class TestNetwork {
     return run(['ip', 'netns', 'exec', this.host(hostName).netns, ...argv], options);
   }
 
-  /** The argv prefix that runs a command inside a host's namespace. */
+  /**
+   * The argv prefix that runs a long-lived command inside a host's namespace. `setpriv
+   * --pdeathsig KILL` (util-linux) makes the kernel kill it if the harness itself dies without
+   * running its teardown (SIGKILL, a test runner killed): no process outlives the run; the empty
+   * namespaces left then are removed by the next run's cleanLeftovers().
+   */
   wrap(hostName: string): string[] {
-    return ['ip', 'netns', 'exec', this.host(hostName).netns];
+    return ['ip', 'netns', 'exec', this.host(hostName).netns, 'setpriv', '--pdeathsig', 'KILL'];
   }
 
   /** Kills everything in the run's namespaces and deletes them. Idempotent, synchronous. */
