@@ -11,6 +11,7 @@ import { registerMessageCommands } from './message-commands.js';
 import { registerObservabilityCommands } from './observability-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerKeyCommands } from './key-commands.js';
+import { registerWireguardCommands } from './wireguard-commands.js';
 import { EXIT_USAGE } from './errors.js';
 
 // `flotilla events | head` closes our stdout early; that is the reader's choice, not an error.
@@ -46,6 +47,7 @@ registerMessageCommands(program);
 registerObservabilityCommands(program);
 registerDoctorCommand(program);
 registerKeyCommands(program);
+registerWireguardCommands(program);
 
 try {
   await program.parseAsync();

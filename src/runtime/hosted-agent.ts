@@ -235,6 +235,7 @@ export class HostedAgent {
       log: entry.traceparent === undefined ? this.log : this.log.child({ trace_id: traceIdOf(entry.traceparent) }),
       signal: this.abort.signal,
       message: { id: entry.messageId, from: entry.from, ...(entry.topic === undefined ? {} : { topic: entry.topic }) },
+      placement: { containerId: this.fence.owner, epoch: this.fence.epoch },
       send: <R>(to: string, message: unknown, options?: { timeoutMs?: number }) =>
         services.send(id, entry, seq++, to, message, options?.timeoutMs) as Promise<R>,
       publish: (topic, message) => services.publish(id, entry, seq++, topic, message),

@@ -27,6 +27,12 @@ export interface AgentContext<State, Config> {
   readonly signal: AbortSignal;
   /** The message being handled: who sent it and its ids. */
   readonly message: { readonly id: string; readonly from: string; readonly topic?: string };
+  /**
+   * Where this turn runs: the container and the epoch of its registration (the agent's fence).
+   * A turn's effects only count if this fence still holds when it commits, so tools that check
+   * "never active on two hosts at once" record it with each turn.
+   */
+  readonly placement: { readonly containerId: string; readonly epoch: number };
   /** Request with reply: resolves with the other agent's result, rejects on error or timeout. */
   send<R = unknown>(to: string, message: unknown, options?: SendOptions): Promise<R>;
   /** Every agent subscribed to `topic` gets its own durable copy. */

@@ -45,6 +45,7 @@ export function fakeContext<State, Config = Record<string, unknown>>(options: Fa
     log: options.log ?? pino({ level: 'silent' }),
     signal: controller.signal,
     message: { id: randomUUID(), from: options.from ?? 'test/sender' },
+    placement: { containerId: 'test-container', epoch: 1 },
     controller,
     published,
     subscriptions,

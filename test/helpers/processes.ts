@@ -31,6 +31,13 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+export interface ProcessOptions {
+  /** A prefix that runs the command elsewhere, e.g. `ip netns exec <ns>` (it execs, so the pid is the command's). */
+  wrap?: string[];
+  /** Another program than the Flotilla CLI (e.g. `redis-server`); `args` follow it. */
+  command?: string[];
+}
+
 export class FlotillaProcess {
   readonly output: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -40,8 +47,10 @@ export class FlotillaProcess {
     readonly label: string,
     args: string[],
     env: Record<string, string>,
+    options: ProcessOptions = {},
   ) {
-    this.child = spawn(process.execPath, ['--enable-source-maps', CLI, ...args], {
+    const argv = [...(options.wrap ?? []), ...(options.command ?? [process.execPath, '--enable-source-maps', CLI]), ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), {
       env: { PATH: process.env.PATH ?? '', FLOTILLA_LOG_LEVEL: 'info', FLOTILLA_AUTH: 'off', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

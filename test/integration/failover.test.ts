@@ -8,11 +8,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
 import { RedisStore, connectRedis } from '../../src/store/index.js';
 import { startOpenAiStub } from '../helpers/openai-stub.js';
+import { startSender as startLoadSender, type Sender } from '../helpers/message-load.js';
 
 const CONTAINERS = [
   ['c1', '127.0.0.21'],
@@ -23,15 +23,6 @@ const TRAFFIC_BEFORE_KILL_MS = 2_000;
 const TRAFFIC_AFTER_RECOVERY_MS = 2_000;
 /** A generous ceiling for the test on a loaded CI machine; the figure itself is printed. */
 const ANSWER_AGAIN_CEILING_MS = 15_000;
-
-interface Sender {
-  agent: string;
-  /** Ids of the messages the manager accepted. */
-  accepted: Set<string>;
-  answers: { at: number; count: number; container: string }[];
-  stopped: boolean;
-  done: Promise<void>;
-}
 
 describe('failover of agents under a steady message load', { timeout: 180_000 }, () => {
   let redis: RedisServer;
@@ -72,35 +63,7 @@ describe('failover of agents under a steady message load', { timeout: 180_000 },
     await redis?.stop();
   });
 
-  /** One message, retried with the same id until the manager gives a definite answer. */
-  async function sendOnce(agent: string, sender: Sender): Promise<void> {
-    const messageId = randomUUID();
-    for (let attempt = 0; attempt < 20 && !sender.stopped; attempt++) {
-      let res;
-      try {
-        res = await http<{ status?: string; result?: { count: number }; container_id?: string }>('POST', `${url}/api/v1/agents/${agent}/messages`, {
-          message: { from: 'failover-test' },
-          message_id: messageId,
-          timeout_ms: 5_000,
-        });
-      } catch {
-        continue; // no answer from the manager: the same id again (its dedup makes that safe)
-      }
-      // 200: accepted and answered; 504: accepted, no reply in time. Either way it is in the mailbox.
-      if (res.status !== 200 && res.status !== 504) throw new Error(`unexpected answer ${res.status}: ${JSON.stringify(res.body)}`);
-      sender.accepted.add(messageId);
-      if (res.body.status === 'completed') sender.answers.push({ at: Date.now(), count: res.body.result!.count, container: res.body.container_id ?? '?' });
-      return;
-    }
-  }
-
-  function startSender(agent: string): Sender {
-    const sender: Sender = { agent, accepted: new Set(), answers: [], stopped: false, done: Promise.resolve() };
-    sender.done = (async () => {
-      while (!sender.stopped) await sendOnce(agent, sender);
-    })();
-    return sender;
-  }
+  const startSender = (agent: string): Sender => startLoadSender(agent, { urls: [url], message: { from: 'failover-test' } });
 
   test('kill -9 of a container mid-stream: nothing lost, nothing applied twice, the agent answers again', async () => {
     for (const [name] of CONTAINERS) {
