@@ -168,15 +168,20 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
 
     // This manager's own endpoints: answered, so nothing says "not available".
     await page.unrouteAll();
-    const answers: number[] = [];
+    const answers: { url: string; status: number }[] = [];
     page.on('response', (res) => {
-      if (/\/api\/v1\/(cluster\/latency|logs)/.test(res.url())) answers.push(res.status());
+      if (/\/api\/v1\/(cluster\/latency|logs)/.test(res.url())) answers.push({ url: res.url(), status: res.status() });
     });
+    const answered = async (what: RegExp): Promise<void> => {
+      const deadline = Date.now() + UI_MS;
+      while (!answers.some((a) => what.test(a.url)) && Date.now() < deadline) await page.waitForTimeout(100);
+    };
     await page.goto(`${url}/dashboard/#/latency`);
+    await answered(/\/cluster\/latency/);
     await page.goto(`${url}/dashboard/#/agents/echo/someone`);
-    await page.locator('#logs').waitFor();
-    await page.waitForTimeout(500);
-    assert.ok(answers.length >= 2 && answers.every((st) => st === 200), `answers ${answers.join(',')}`);
+    await answered(/\/api\/v1\/logs/);
+    assert.ok(answers.some((a) => /\/cluster\/latency/.test(a.url)) && answers.some((a) => /\/api\/v1\/logs/.test(a.url)), `answers ${JSON.stringify(answers)}`);
+    assert.ok(answers.every((a) => a.status === 200), `answers ${JSON.stringify(answers)}`);
     assert.equal(await page.locator('[data-unavailable]').count(), 0);
   });
 });

@@ -105,7 +105,9 @@ describe('messages API on the memory store', () => {
   test('a handler error is 200 with status failed and the agent\'s error', async () => {
     const answer = send('echo/a', { message: 'boom' }, { traceparent: 'not-a-traceparent' });
     const entry = await c1.receive('echo/a');
-    assert.equal(entry.traceparent, undefined, 'an invalid traceparent is dropped');
+    // An invalid traceparent is dropped, and the message starts a trace of its own.
+    assert.match(entry.traceparent ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    assert.ok(!entry.traceparent!.includes('not-a-traceparent'));
     await c1.fail(entry, 'echo/a', 'handler_error', 'it broke');
     const res = await answer;
     assert.equal(res.status, 200);
