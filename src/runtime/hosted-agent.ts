@@ -12,6 +12,13 @@ import type { AgentContext, AgentDefinition } from '../sdk/types.js';
 
 /** Entries read from the mailbox at a time. */
 export const TURN_BATCH = 32;
+/**
+ * After a store call fails (a read or commit that timed out, Redis restarting), the agent tries
+ * again by itself, first after this long, doubling up to STORE_RETRY_MAX_MS: its mail may have
+ * come with a ring it already used, and no other ring may follow.
+ */
+export const STORE_RETRY_BASE_MS = 250;
+export const STORE_RETRY_MAX_MS = 5_000;
 
 export type HostedAgentState = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -51,6 +58,9 @@ export class HostedAgent {
   private stateText: string;
   private current: Promise<void> | null = null;
   private abort: AbortController | null = null;
+  /** Set while a retry after a store failure is scheduled (undefined otherwise: no cost when idle). */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
   readonly id: string;
   private readonly type: string;
   private readonly name: string;
@@ -104,6 +114,8 @@ export class HostedAgent {
   async stop(): Promise<void> {
     if (this.status === 'stopped') return;
     this.status = 'stopping';
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.abort?.abort(new Error(`agent ${this.id} is stopping on ${this.containerId}`));
     await this.current;
     this.status = 'stopped';
@@ -121,9 +133,11 @@ export class HostedAgent {
       try {
         entries = await this.store.readMailbox(this.id, this.watermark, TURN_BATCH);
       } catch (err) {
-        this.log.warn({ err: (err as Error).message, agent: this.id }, 'mailbox read failed; will retry on the next ring or sweep');
+        this.log.warn({ err: (err as Error).message, agent: this.id }, 'mailbox read failed; will retry');
+        this.retryLater();
         return;
       }
+      this.failures = 0;
       for (const entry of entries) {
         if (this.status === 'stopping' || !this.services.mayRun()) return;
         const outcome = await this.turn(entry);
@@ -181,6 +195,7 @@ export class HostedAgent {
       turnSpan?.end('commit failed');
       this.log.warn({ err: (err as Error).message, agent: this.id }, 'commit failed; the entry will be handled again');
       await this.resync();
+      this.retryLater();
       return 'stop';
     }
     turnSpan?.end(commit.ok ? (result.ok ? undefined : result.error.message) : `not committed: ${commit.reason}`);
@@ -196,6 +211,18 @@ export class HostedAgent {
     }
     this.services.lost(this.id, commit.reason);
     return 'stop';
+  }
+
+  /** Runs the loop again after a backoff, once per failure streak step (bounded: one timer at most). */
+  private retryLater(): void {
+    if (this.retryTimer !== undefined || this.status === 'stopping' || this.status === 'stopped') return;
+    const delay = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_BASE_MS * 2 ** this.failures);
+    this.failures = Math.min(this.failures + 1, 16);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, delay);
+    this.retryTimer.unref();
   }
 
   private failure(code: 'handler_error' | 'expired', message: string): ReplyBody {
@@ -215,6 +242,7 @@ export class HostedAgent {
       return true;
     } catch (err) {
       this.log.warn({ err: (err as Error).message, agent: this.id }, 'resync failed');
+      this.retryLater();
       return false;
     }
   }

@@ -112,6 +112,46 @@ function suite(name: string, makeStore: () => Promise<Store>, closeStore: (s: St
       assert.equal(await store.mailboxDepth('counter/ord'), 0);
     });
 
+    test('a store call that fails (read or commit) is retried by the agent itself: no second ring needed', async () => {
+      // The store fails this agent's first two mailbox reads and its first commit, as a timeout would.
+      let failReads = 2;
+      let failCommits = 1;
+      const flaky = new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'readMailbox') {
+            return async (...args: Parameters<Store['readMailbox']>) => {
+              if (args[0] === 'counter/flaky' && failReads-- > 0) throw new Error('simulated read timeout');
+              return target.readMailbox(...args);
+            };
+          }
+          if (prop === 'commitTurn') {
+            return async (...args: Parameters<Store['commitTurn']>) => {
+              if (args[0] === 'counter/flaky' && failCommits-- > 0) throw new Error('simulated commit timeout');
+              return target.commitTurn(...args);
+            };
+          }
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const rt = new AgentRuntime({ store: flaky, containerId: 'flaky-c1', registry: registry(), log });
+      runtimes.push(rt);
+      await rt.start(1);
+      await place('counter/flaky', 'flaky-c1');
+      await waitFor('the agent hosted', () => rt.agents().includes('counter/flaky'));
+      // Appended without a ring each, then one ring: the one chance a real sender gives.
+      for (let n = 1; n <= 3; n++) {
+        const res = await store.appendMessage('counter/flaky', { messageId: `00000000-0000-4000-9000-00000000000${n}`, kind: 'request', from: 'api', replyTo: 'flaky.replies', body: JSON.stringify({ n }) });
+        assert.equal(res.ok, true);
+      }
+      await store.pushInbox(containerInbox('flaky-c1'), { kind: 'ring', ref: 'counter/flaky', body: RING_BODY });
+      const got = await replies(3, 'flaky.replies');
+      assert.equal(got.size, 3);
+      assert.equal(await store.loadAgentState('counter/flaky'), JSON.stringify({ count: 3 }), 'each applied once');
+      assert.equal(await store.mailboxDepth('counter/flaky'), 0);
+      assert.ok(failReads < 0 && failCommits < 0, 'the failures happened');
+    });
+
     test('a failing handler fails that message only; its state changes are dropped', async () => {
       await runtime('fail-c1');
       await place('counter/fail', 'fail-c1');
