@@ -4,24 +4,13 @@
  * the slowed link. Changing `delayMs` applies to chunks that arrive from then on.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { delayedPipe } from './ordered-delay.js';
 
 export interface DelayProxy {
   readonly port: number;
   readonly url: string;
   delayMs: number;
   close(): Promise<void>;
-}
-
-function delayedPipe(from: Socket, to: Socket, proxy: { delayMs: number }): void {
-  let releaseAt = 0;
-  from.on('data', (chunk: Buffer) => {
-    // Never before the chunk ahead of it: a chunk's time is its own delay, kept in order.
-    releaseAt = Math.max(Date.now() + proxy.delayMs, releaseAt);
-    const wait = releaseAt - Date.now();
-    if (wait <= 0) to.write(chunk);
-    else setTimeout(() => to.writable && to.write(chunk), wait);
-  });
-  from.on('end', () => setTimeout(() => to.end(), Math.max(0, releaseAt - Date.now())));
 }
 
 /** Listens on `host` (loopback) and forwards to `targetHost:targetPort`. */
@@ -38,8 +27,8 @@ export async function startDelayProxy(targetHost: string, targetPort: number, ho
         upstream.destroy();
       });
     }
-    delayedPipe(client, upstream, state);
-    delayedPipe(upstream, client, state);
+    delayedPipe(client, upstream, () => state.delayMs);
+    delayedPipe(upstream, client, () => state.delayMs);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -11,6 +11,7 @@
  * DNAT rules exclude so the proxy's traffic is not redirected to itself.
  */
 import { createConnection, createServer, type Socket } from 'node:net';
+import { delayedPipe } from '../../helpers/ordered-delay.js';
 
 interface Options {
   routes: { listen: string; to: string }[];
@@ -26,16 +27,7 @@ function hostPort(spec: string): { host: string; port: number } {
 
 /** Writes chunks from `from` to `to`, each no earlier than delay ± jitter after it arrived, in order. */
 function delayed(from: Socket, to: Socket, options: Options): void {
-  let lastDue = 0;
-  from.on('data', (chunk: Buffer) => {
-    const jitter = (Math.random() * 2 - 1) * options.jitterMs;
-    const due = Math.max(lastDue, Date.now() + options.delayMs + jitter);
-    lastDue = due;
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, due - Date.now());
-  });
-  from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastDue - Date.now())));
+  delayedPipe(from, to, () => options.delayMs + (Math.random() * 2 - 1) * options.jitterMs);
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
