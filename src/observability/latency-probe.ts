@@ -26,6 +26,12 @@ export const LATENCY_PROBE_TIMEOUT_MS = 2_000;
 export const LATENCY_WINDOW = 10;
 export const LATENCY_PEERS_PER_ROUND = 32;
 export const LATENCY_PROBE_CONCURRENCY = 8;
+/**
+ * The peer list is read again only when the cluster's event log moved (a join, a leave, a
+ * failure…) or after this long: every container listing every container each round would be
+ * N² record reads per interval.
+ */
+export const PEER_LIST_MAX_AGE_MS = 60_000;
 /** A report outlives this many rounds (at least LATENCY_REPORT_TTL_MIN_MS), then expires. */
 const LATENCY_REPORT_TTL_ROUNDS = 3;
 const LATENCY_REPORT_TTL_MIN_MS = 15_000;
@@ -69,7 +75,7 @@ class Window {
 
 export interface LatencyProbeOptions {
   selfId: string;
-  store: Pick<ClusterStore, 'ping' | 'listContainers'> & Pick<ObservabilityStore, 'putLatency'>;
+  store: Pick<ClusterStore, 'ping' | 'listContainers' | 'lastEventId'> & Pick<ObservabilityStore, 'putLatency'>;
   managerUrl: string;
   intervalMs: number;
   log: Logger;
@@ -92,6 +98,7 @@ export class LatencyProbe {
   private readonly windows = new Map<string, Window>();
   private task: PeriodicTask | null = null;
   private peerOffset = 0;
+  private peerList: { peers: ContainerRecord[]; eventId: string | null; atMs: number } | null = null;
   private readonly timeoutMs: number;
 
   constructor(private readonly o: LatencyProbeOptions) {
@@ -109,7 +116,7 @@ export class LatencyProbe {
 
   /** One round: measure, then report. Public for tests. */
   async round(): Promise<void> {
-    const peers = (await this.o.store.listContainers().catch(() => null))?.filter((c) => c.id !== this.o.selfId && c.state === 'active');
+    const peers = await this.activePeers();
     const probes: [string, () => Promise<number>][] = [
       [REDIS_TARGET, () => this.timedPing()],
       [MANAGER_TARGET, () => timedGet(`${this.o.managerUrl.replace(/\/+$/, '')}${PATHS.health}`, this.timeoutMs)],
@@ -132,6 +139,20 @@ export class LatencyProbe {
     const entries = [...this.windows].map(([to, w]) => w.sample(to));
     const ttlMs = Math.max(LATENCY_REPORT_TTL_MIN_MS, LATENCY_REPORT_TTL_ROUNDS * this.o.intervalMs);
     await this.o.store.putLatency({ from: this.o.selfId, reportedAtMs: Date.now(), entries }, ttlMs);
+  }
+
+  /** Active peers, from the cached list while the event log has not moved; undefined when unreadable. */
+  private async activePeers(): Promise<ContainerRecord[] | undefined> {
+    try {
+      const eventId = await this.o.store.lastEventId();
+      const cached = this.peerList;
+      if (cached !== null && cached.eventId === eventId && Date.now() - cached.atMs < PEER_LIST_MAX_AGE_MS) return cached.peers;
+      const peers = (await this.o.store.listContainers()).filter((c) => c.id !== this.o.selfId && c.state === 'active');
+      this.peerList = { peers, eventId, atMs: Date.now() };
+      return peers;
+    } catch {
+      return undefined;
+    }
   }
 
   private async timedPing(): Promise<number> {
