@@ -74,3 +74,26 @@ export async function checkExternalIp(address: string, mode: ExternalIpCheck, en
     throw err;
   }
 }
+
+/** Why a connection failed, in words an operator can act on. */
+export function describeNetworkError(err: unknown, timeoutMs: number): string {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused: nothing listens on that port';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'no route to that address';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'ETIMEDOUT':
+      return `no answer within ${timeoutMs} ms: a firewall drops the traffic, or the address is wrong`;
+    default:
+      if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms: a firewall drops the traffic, or the address is wrong`;
+      return e.message ?? String(err);
+  }
+}

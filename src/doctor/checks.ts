@@ -13,12 +13,11 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { ApiClient, ApiError } from '../client/api-client.js';
-import { assertLocalAddress } from '../common/network.js';
+import { assertLocalAddress, describeNetworkError } from '../common/network.js';
 import { VERSION } from '../common/version.js';
 import { PATHS } from '../protocol/paths.js';
 import type { ProbeResult } from '../protocol/observability-api.js';
 import { parseRedisUrl } from '../store/redis/connection.js';
-import { describeNetworkError } from '../manager/probe.js';
 import { clockSkew, skewTooLarge, CLOCK_SKEW_WARN_MS } from './clock.js';
 import { fail, ok, skip, warn, type Finding } from './finding.js';
 

@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { ProbeResult } from '../protocol/observability-api.js';
+import { describeNetworkError } from '../common/network.js';
 
 export const PROBE_TIMEOUT_MS = 3_000;
 export const PROBE_BODY_MAX = 4_096;
@@ -16,29 +17,6 @@ const NONCE_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 function urlOf(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}/ping`;
-}
-
-/** Why a connection failed, in words an operator can act on. */
-export function describeNetworkError(err: unknown, timeoutMs: number): string {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  const code = e.code ?? e.cause?.code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused: nothing listens on that port';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'no route to that address';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'the host name does not resolve';
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'ETIMEDOUT':
-      return `no answer within ${timeoutMs} ms: a firewall drops the traffic, or the address is wrong`;
-    default:
-      if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms: a firewall drops the traffic, or the address is wrong`;
-      return e.message ?? String(err);
-  }
 }
 
 export async function probePing(host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {

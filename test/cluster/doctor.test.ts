@@ -5,6 +5,7 @@
  * EXTERNAL_IP that is not this host's, and one that is this host's but that the manager cannot
  * reach back (an address on the host with no route from the manager's network).
  */
+import { failureTracker } from './lib/failure-tracker.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -25,23 +26,16 @@ const DOCTOR_TIMEOUT_MS = 30_000;
 
 describe('flotilla doctor on an agent host (network namespaces)', { timeout: 180_000 }, () => {
   let cluster: Cluster;
-  let failed = false;
+  const tracker = failureTracker();
+  const guard = tracker.guard;
 
   before(async () => {
     cluster = await Cluster.start({ specs: SPECS });
   });
   after(async () => {
-    await cluster?.close(failed);
+    await cluster?.close(tracker.failed);
   });
 
-  const guard = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  };
 
   /** `flotilla doctor --json` inside a1's namespace with a1's environment (plus `override`). */
   function doctor(override: Record<string, string> = {}): { code: number | null; ok: boolean; findings: Finding[]; byCheck: (c: string) => Finding | undefined } {

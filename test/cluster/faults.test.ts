@@ -10,6 +10,7 @@
  * machine they would be flaky. The only timing bound asserted is RECOVERY_CEILING_MS, a
  * deliberately generous one that catches "never recovered". Correctness is asserted strictly.
  */
+import { failureTracker } from './lib/failure-tracker.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,7 +49,8 @@ const PROXY = fileURLToPath(new URL('./proxy/delay-proxy.ts', import.meta.url));
 
 describe('faults under a steady message load (network namespaces)', { timeout: 20 * 60_000 }, () => {
   let cluster: Cluster;
-  let failed = false;
+  const tracker = failureTracker();
+  const guard = tracker.guard;
   let ids: string[] = [];
   const tallies = new Map<string, Tally>();
   const figures: ScenarioFigures[] = [];
@@ -73,17 +75,9 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
 
   after(async () => {
     if (figures.length > 0) console.log(`\n# fault figures (default settings; times from the fault, measured in this run)\n${figuresTable(figures).replace(/^/gm, '# ')}`);
-    await cluster?.close(failed);
+    await cluster?.close(tracker.failed);
   });
 
-  const guard = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  };
 
   const m = (i = 0): string => cluster.managerUrls[i]!;
 

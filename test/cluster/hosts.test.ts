@@ -3,6 +3,7 @@
  * Multi-Host Deployment"), then agents spread over the agent hosts, talking across hosts. Every
  * call is made from the client host; every process runs in its own host's namespace.
  */
+import { failureTracker } from './lib/failure-tracker.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster } from './lib/cluster.js';
@@ -12,25 +13,17 @@ import type { AgentReading } from './driver/protocol.js';
 
 describe('a cluster across hosts (network namespaces)', { timeout: 240_000 }, () => {
   let cluster: Cluster;
-  let failed = false;
+  const tracker = failureTracker();
+  const guard = tracker.guard;
 
   before(async () => {
     cluster = await Cluster.start();
   });
 
   after(async () => {
-    await cluster?.close(failed);
+    await cluster?.close(tracker.failed);
   });
 
-  /** Marks the run failed (so close() prints every host's logs) when a test throws. */
-  const guard = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  };
 
   test('by hand: TCP reach to Redis, manager /health, register remote-agent, /status lists every host', guard(async () => {
     const { driver } = cluster;

@@ -5,6 +5,7 @@
  * cluster with every Flotilla address on the tunnel subnet: the checks by hand, agents on every
  * agent host, and a kill -9 under load with every accepted message applied exactly once.
  */
+import { failureTracker } from './lib/failure-tracker.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -44,7 +45,8 @@ const tunnelAddress = (host: string): string => `${TUNNEL_BASE}.${LAYOUT.findInd
 
 describe('the cluster over WireGuard (wireguard-go in network namespaces)', { timeout: 240_000 }, () => {
   let cluster: Cluster;
-  let failed = false;
+  const tracker = failureTracker();
+  const guard = tracker.guard;
   const layoutDir = join(mkdtempSync(join(tmpdir(), 'flotilla-wg-harness-')), 'layout');
 
   before(async () => {
@@ -66,19 +68,11 @@ describe('the cluster over WireGuard (wireguard-go in network namespaces)', { ti
   });
 
   after(async () => {
-    await cluster?.close(failed);
+    await cluster?.close(tracker.failed);
     removeTunnelSockets(LAYOUT.map(([host]) => host));
     rmSync(join(layoutDir, '..'), { recursive: true, force: true });
   });
 
-  const guard = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  };
 
   test('by hand over the tunnel: Redis reachable only there, manager /health, every host listed with its tunnel address', guard(async () => {
     const { driver } = cluster;
