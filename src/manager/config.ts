@@ -4,6 +4,7 @@ import { ConfigError, envBool, envEnum, envInt, envPort, envString, type Env } f
 import { EXTERNAL_IP_CHECKS, type ExternalIpCheck } from '../common/network.js';
 import { DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
 import { assertSafeName } from '../protocol/names.js';
+import { LIVENESS_PROBE_TIMEOUT_MS } from './control/liveness-probe.js';
 
 export const DEFAULT_LEASE_INTERVAL_MS = 1_000;
 export const DEFAULT_LEASE_TIMEOUT_MS = 3_000;
@@ -29,6 +30,9 @@ export interface ManagerConfig {
   leaseTimeoutMs: number;
   leaderLeaseMs: number;
   detectorIntervalMs: number;
+  /** Probe the /ping of containers late with their renewal (FLOTILLA_LIVENESS_PROBE, default on). */
+  livenessProbe: boolean;
+  livenessProbeTimeoutMs: number;
   /** How often the leader's reconciler compares where agents are with where they should be. */
   reconcileIntervalMs: number;
   maxBodyBytes: number;
@@ -58,6 +62,8 @@ export function managerConfigFromEnv(env: Env = process.env): ManagerConfig {
     leaseTimeoutMs,
     leaderLeaseMs: envInt(env, 'FLOTILLA_LEADER_LEASE_MS', DEFAULT_LEADER_LEASE_MS, { min: 300, max: 600_000 }),
     detectorIntervalMs: envInt(env, 'FLOTILLA_DETECTOR_INTERVAL_MS', DEFAULT_DETECTOR_INTERVAL_MS, { min: 10, max: 60_000 }),
+    livenessProbe: envBool(env, 'FLOTILLA_LIVENESS_PROBE', true),
+    livenessProbeTimeoutMs: envInt(env, 'FLOTILLA_LIVENESS_PROBE_TIMEOUT_MS', LIVENESS_PROBE_TIMEOUT_MS, { min: 50, max: 60_000 }),
     reconcileIntervalMs: envInt(env, 'FLOTILLA_RECONCILE_INTERVAL_MS', DEFAULT_RECONCILE_INTERVAL_MS, { min: 10, max: 60_000 }),
     maxBodyBytes: envInt(env, 'FLOTILLA_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1_024, max: 64 * 1_048_576 }),
     metrics: envBool(env, 'FLOTILLA_METRICS', true),

@@ -15,7 +15,7 @@ import { buildManagerApp } from './app.js';
 import type { MessagingSettings } from './messaging-context.js';
 import type { ManagerConfig } from './config.js';
 import type { EventStreamSettings } from './event-stream.js';
-import { SESSION_TRUST_AFTER_INTERVALS, disconnectWindowMs, startFailureDetector } from './control/failure-detector.js';
+import { SESSION_TRUST_AFTER_INTERVALS, startFailureDetector } from './control/failure-detector.js';
 import { LeaderElector } from './control/leader.js';
 import { startReconciler } from './control/reconciler.js';
 import { eventTypeOf } from './agents/moves.js';
@@ -101,7 +101,19 @@ export class Manager {
             if (eventTypeOf(move.cause) === 'agent_failed_over') this.metrics?.failedOver();
           });
           // A container found dead: fail its agents over now, not at the next tick.
-          const detector = startFailureDetector(store, config.detectorIntervalMs, disconnectWindowMs(config.leaseTimeoutMs, config.leaseIntervalMs), SESSION_TRUST_AFTER_INTERVALS * config.leaseIntervalMs, log, () => this.isLeader, () => reconciler.wake());
+          const detector = startFailureDetector(
+            store,
+            {
+              intervalMs: config.detectorIntervalMs,
+              leaseTimeoutMs: config.leaseTimeoutMs,
+              leaseIntervalMs: config.leaseIntervalMs,
+              trustAfterMs: SESSION_TRUST_AFTER_INTERVALS * config.leaseIntervalMs,
+              probe: { enabled: config.livenessProbe, timeoutMs: config.livenessProbeTimeoutMs },
+            },
+            log,
+            () => this.isLeader,
+            () => reconciler.wake(),
+          );
           this.leaderTasks.push(detector, reconciler);
         },
         onDeposed: async () => {

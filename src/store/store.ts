@@ -20,6 +20,16 @@ export type RenewResult = { ok: true; deadlineMs: number } | { ok: false; reason
 
 export type RemoveResult = { ok: true; record: ContainerRecord } | { ok: false; reason: 'not_found' | 'active' };
 
+/** A container late with its renewal, lease not lapsed yet: the failure detector probes it. */
+export interface LateContainer {
+  id: string;
+  epoch: number;
+  /** The store-clock time of its last renewal: marking it down checks it has not renewed since. */
+  lastRenewalMs: number;
+  hostAddress: string;
+  apiPort: number;
+}
+
 export type FenceFailure = 'no_fence' | 'not_owner' | 'stale_epoch';
 export type FencedWriteResult = { ok: true } | { ok: false; reason: FenceFailure };
 
@@ -100,6 +110,18 @@ export interface ClusterStore {
    * renewed on its new session). Stores without sessions (memory) return []. Returns the ids.
    */
   expireDisconnected(windowMs: number, trustAfterMs: number, limit?: number): Promise<string[]>;
+  /**
+   * The failure detector's probe path, part one: `active` containers whose lease lapses within
+   * `windowMs` and that have not renewed for more than `lateFactor` times their own renewal
+   * interval. At most `limit`.
+   */
+  lateContainers(windowMs: number, lateFactor: number, limit?: number): Promise<LateContainer[]>;
+  /**
+   * Part two: marks `down` (reason `unreachable`) each given container that did not answer the
+   * probe, if nothing changed since it was found late (still `active`, same epoch, no renewal
+   * since). Returns the ids marked down.
+   */
+  markUnreachable(late: LateContainer[]): Promise<string[]>;
 
   // --- fencing primitive ------------------------------------------------------------------
   /** Make `fence` the only writer of `resource` (called by the control plane on placement). */

@@ -298,6 +298,41 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
 
+    describe('lateContainers and markUnreachable (the probe path)', () => {
+      it('finds an active container late with its renewal, with its address, and marks it down once', async () => {
+        // Interval 50 ms, timeout 60 s: late after 1.2 × 50 ms, the lease far from lapsing.
+        const record = await store.registerContainer(registration('late', { leaseIntervalMs: 50, hostAddress: '127.0.0.9', apiPort: 8123 }));
+        await store.registerContainer(registration('punctual', { leaseIntervalMs: 60_000 }));
+        const late = await eventually(() => store.lateContainers(LONG_TTL_MS, 1.2), (cs) => cs.length > 0);
+        assert.deepEqual(late, [{ id: 'late', epoch: record.epoch, lastRenewalMs: record.lastRenewalMs, hostAddress: '127.0.0.9', apiPort: 8123 }]);
+        assert.deepEqual(await store.markUnreachable(late), ['late']);
+        assert.deepEqual(await store.markUnreachable(late), [], 'only once');
+        assert.equal((await store.getContainer('late'))?.state, 'down');
+        assert.equal((await store.getContainer('punctual'))?.state, 'active');
+        const down = (await eventsOf(store, 'late')).at(-1);
+        assert.equal(down?.type, 'container_down');
+        assert.equal(down?.data.reason, 'unreachable');
+        assert.deepEqual(await store.expireLeases(), [], 'its lease is gone with it');
+      });
+
+      it('leaves a container alone that renewed since it was found late', async () => {
+        const record = await store.registerContainer(registration('c1', { leaseIntervalMs: 50 }));
+        const late = await eventually(() => store.lateContainers(LONG_TTL_MS, 1.2), (cs) => cs.length > 0);
+        await sleep(5);
+        assert.equal((await store.renewLease('c1', record.epoch, LONG_TTL_MS)).ok, true);
+        assert.deepEqual(await store.markUnreachable(late), []);
+        assert.equal((await store.getContainer('c1'))?.state, 'active');
+      });
+
+      it('looks only at leases within the window, and at most `limit`', async () => {
+        for (const name of ['a', 'b', 'c']) await store.registerContainer(registration(name, { leaseIntervalMs: 50 }));
+        await sleep(100);
+        assert.deepEqual(await store.lateContainers(1_000, 1.2), [], 'deadlines 60 s away are outside a 1 s window');
+        assert.equal((await store.lateContainers(LONG_TTL_MS, 1.2, 2)).length, 2);
+        await assert.rejects(store.lateContainers(LONG_TTL_MS, 0), StoreError);
+      });
+    });
+
     describe('deregisterContainer', () => {
       it('removes the record of the current epoch and logs container_left', async () => {
         const record = await store.registerContainer(registration('c1'));

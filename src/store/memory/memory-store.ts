@@ -30,8 +30,10 @@ import {
 import {
   EVENTS_MAX_LENGTH,
   EXPIRE_BATCH_LIMIT,
+  StoreError,
   StoreUnavailableError,
   type ClusterStore,
+  type LateContainer,
   type EventQuery,
   type Fence,
   type FencedWriteResult,
@@ -210,6 +212,39 @@ export class MemoryStore implements ClusterStore, MessageStore, ObservabilitySto
     assertNonNegativeInteger('windowMs', windowMs);
     assertNonNegativeInteger('trustAfterMs', trustAfterMs);
     return [];
+  }
+
+  async lateContainers(windowMs: number, lateFactor: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<LateContainer[]> {
+    this.assertOpen();
+    assertPositiveInteger('late limit', limit);
+    assertNonNegativeInteger('windowMs', windowMs);
+    if (!(lateFactor > 0)) throw new StoreError(`lateFactor must be > 0, got ${lateFactor}`);
+    const now = this.clock();
+    return [...this.leases]
+      .filter(([, deadline]) => deadline <= now + windowMs)
+      .sort(([idA, a], [idB, b]) => a - b || compareIds(idA, idB))
+      .slice(0, limit)
+      .flatMap(([id]) => {
+        const r = this.containers.get(id);
+        if (r?.state !== 'active' || now - r.lastRenewalMs <= lateFactor * r.leaseIntervalMs) return [];
+        return [{ id, epoch: r.epoch, lastRenewalMs: r.lastRenewalMs, hostAddress: r.hostAddress, apiPort: r.apiPort }];
+      });
+  }
+
+  async markUnreachable(late: LateContainer[]): Promise<string[]> {
+    this.assertOpen();
+    const now = this.clock();
+    const down: string[] = [];
+    for (const c of late) {
+      const r = this.containers.get(c.id);
+      if (r?.state !== 'active' || r.epoch !== c.epoch || r.lastRenewalMs !== c.lastRenewalMs) continue;
+      this.leases.delete(c.id);
+      r.state = 'down';
+      r.downAtMs = now;
+      this.log(now, 'container_down', { containerId: c.id, epoch: r.epoch, data: { reason: 'unreachable', lastRenewalMs: r.lastRenewalMs } });
+      down.push(c.id);
+    }
+    return down;
   }
 
   async expireLeases(limit: number = EXPIRE_BATCH_LIMIT): Promise<string[]> {

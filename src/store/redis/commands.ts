@@ -25,6 +25,8 @@ import { setAgentState } from './scripts/set-agent-state.js';
 import { setAvailability } from './scripts/set-availability.js';
 import { suspectLeases } from './scripts/suspect-leases.js';
 import { markDisconnected } from './scripts/mark-disconnected.js';
+import { lateLeases } from './scripts/late-leases.js';
+import { markUnreachable } from './scripts/mark-unreachable.js';
 
 export const SCRIPTS = {
   registerContainer,
@@ -35,6 +37,8 @@ export const SCRIPTS = {
   expireLeases,
   suspectLeases,
   markDisconnected,
+  lateLeases,
+  markUnreachable,
   fencedWrite,
   acquireLeadership,
   releaseLeadership,

@@ -35,6 +35,7 @@ import {
   EXPIRE_BATCH_LIMIT,
   StoreError,
   type ClusterStore,
+  type LateContainer,
   type EventQuery,
   type Fence,
   type FenceFailure,
@@ -255,6 +256,29 @@ export class RedisStore implements ClusterStore, MessageStore, ObservabilityStor
     if (gone.length === 0) return [];
     const reply = await this.script('markDisconnected', [k.leases, k.events], [k.containerPrefix, windowMs, EVENTS_MAX_LENGTH, ...gone]);
     if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to markDisconnected');
+    return reply.map(String);
+  }
+
+  async lateContainers(windowMs: number, lateFactor: number, limit: number = EXPIRE_BATCH_LIMIT): Promise<LateContainer[]> {
+    assertPositiveInteger('late limit', limit);
+    assertNonNegativeInteger('windowMs', windowMs);
+    if (!(lateFactor > 0)) throw new StoreError(`lateFactor must be > 0, got ${lateFactor}`);
+    const reply = await this.script('lateLeases', [this.keys.leases], [this.keys.containerPrefix, windowMs, lateFactor, limit]);
+    if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to lateLeases');
+    const flat = reply.map(String);
+    const late: LateContainer[] = [];
+    for (let i = 0; i + 4 < flat.length; i += 5) {
+      late.push({ id: flat[i]!, epoch: Number(flat[i + 1]), lastRenewalMs: Number(flat[i + 2]), hostAddress: flat[i + 3]!, apiPort: Number(flat[i + 4]) });
+    }
+    return late;
+  }
+
+  async markUnreachable(late: LateContainer[]): Promise<string[]> {
+    if (late.length === 0) return [];
+    const k = this.keys;
+    const triples = late.flatMap((c) => [c.id, String(c.epoch), String(c.lastRenewalMs)]);
+    const reply = await this.script('markUnreachable', [k.leases, k.events], [k.containerPrefix, EVENTS_MAX_LENGTH, ...triples]);
+    if (!Array.isArray(reply)) throw new StoreError('unexpected reply from Redis to markUnreachable');
     return reply.map(String);
   }
 
