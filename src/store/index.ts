@@ -19,6 +19,7 @@ export {
   type EventQuery,
   type Fence,
   type FenceFailure,
+  type LateContainer,
   type FencedWriteResult,
   type LeadershipResult,
   type ManagerInfo,

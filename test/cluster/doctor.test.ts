@@ -39,7 +39,8 @@ describe('flotilla doctor on an agent host (network namespaces)', { timeout: 180
 
   /** `flotilla doctor --json` inside a1's namespace with a1's environment (plus `override`). */
   function doctor(override: Record<string, string> = {}): { code: number | null; ok: boolean; findings: Finding[]; byCheck: (c: string) => Finding | undefined } {
-    const env = { PATH: process.env.PATH ?? '', ...containerEnv(cluster.host('a1'), cluster, cluster.managers[0]!), ...override };
+    // FLOTILLA_TOKEN: the reach-back check asks the manager to probe, which takes an operator.
+    const env = { PATH: process.env.PATH ?? '', ...containerEnv(cluster.host('a1'), cluster, cluster.managers[0]!), FLOTILLA_TOKEN: cluster.adminToken, ...override };
     const res = spawnSync('ip', ['netns', 'exec', cluster.host('a1').netns, process.execPath, CLI, 'doctor', '--json'], { env, encoding: 'utf8', timeout: DOCTOR_TIMEOUT_MS });
     const out = JSON.parse(res.stdout) as { ok: boolean; findings: Finding[] };
     return { code: res.status, ...out, byCheck: (c) => out.findings.find((f) => f.check === c) };

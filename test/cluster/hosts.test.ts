@@ -35,11 +35,16 @@ describe('a cluster across hosts (network namespaces)', { timeout: 240_000 }, ()
       assert.equal(health.status, 200);
       assert.equal(health.body.status, 'healthy');
     }
-    // The guide's curl, with the client host standing in for the remote agent's machine.
-    const reg = await driver.http<{ success: boolean; container_id: string; epoch: number }>('POST', `${m1}/api/v1/cluster/containers/register`, {
-      container_name: 'remote-agent',
-      host_address: cluster.client.flotillaAddress,
-    });
+    // The guide's curl, with the client host standing in for the remote agent's machine, and the
+    // join token a registration needs; a wrong one is refused.
+    const register = (token: string) =>
+      driver.http<{ success: boolean; container_id: string; epoch: number }>('POST', `${m1}/api/v1/cluster/containers/register`, {
+        container_name: 'remote-agent',
+        host_address: cluster.client.flotillaAddress,
+      }, token);
+    const refused = await register(cluster.auth.joinToken.replace(/.{8}$/, '00000000'));
+    assert.equal(refused.status, 401, `a wrong join token is refused: ${JSON.stringify(refused.body)}`);
+    const reg = await register(cluster.auth.joinToken);
     assert.equal(reg.status, 200, JSON.stringify(reg.body));
     assert.equal(reg.body.container_id, 'remote-agent');
     const status = await driver.http<{ cluster: { containers: { container_id: string; host_address: string }[] }; managers: { address: string }[] }>('GET', `${m1}/api/v1/cluster/status`);

@@ -54,6 +54,8 @@ export interface LoadOptions {
   replyTimeoutMs?: number;
   /** What each message carries (default `{ from: 'load' }`). */
   message?: unknown;
+  /** Sent as the bearer token on every call (a manager with authentication on). */
+  token?: string;
 }
 
 interface SendResponse {
@@ -77,7 +79,7 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
         message: options.message ?? { from: 'load' },
         message_id: messageId,
         timeout_ms: options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
-      });
+      }, authHeaders(options.token));
     } catch {
       sender.unanswered++;
       urlIndex++;
@@ -113,7 +115,11 @@ export async function sendOnce(sender: Sender, options: LoadOptions): Promise<vo
  * request whose deadline (its `timeout_ms`) passed before its turn is answered that way and has
  * no effect, by design. Asks the first manager that answers.
  */
-export async function countExpired(sender: Sender, urls: string[]): Promise<{ expired: number; outcomes: Record<string, number> }> {
+function authHeaders(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
+export async function countExpired(sender: Sender, urls: string[], token?: string): Promise<{ expired: number; outcomes: Record<string, number> }> {
   let expired = sender.expired.size;
   /** What became of the unresolved messages, by status (and error code), for a failure message. */
   const outcomes: Record<string, number> = {};
@@ -121,7 +127,7 @@ export async function countExpired(sender: Sender, urls: string[]): Promise<{ ex
     let seen = 'no manager answered';
     for (const url of urls) {
       try {
-        const res = await http<{ status?: string; error?: { code?: string } }>('GET', `${url}/api/v1/agents/${sender.agent}/messages/${id}`);
+        const res = await http<{ status?: string; error?: { code?: string } }>('GET', `${url}/api/v1/agents/${sender.agent}/messages/${id}`, undefined, authHeaders(token));
         seen = res.status === 200 ? `${res.body.status}${res.body.error?.code ? `/${res.body.error.code}` : ''}` : `http ${res.status}`;
         if (res.status !== 200) continue;
         if (res.body.status === 'failed' && res.body.error?.code === 'expired') expired++;

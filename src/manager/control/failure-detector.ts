@@ -110,17 +110,27 @@ export function startFailureDetector(
     async () => {
       if (!stillLeader()) return;
       // The probes run while the store is asked about connections and leases, so a slow probe
-      // does not hold back the other two.
-      const probing = o.probe.enabled ? probeLate(store, o, recently) : Promise.resolve([]);
-      const disconnected = await store.expireDisconnected(windowMs, o.trustAfterMs, EXPIRE_BATCH_LIMIT);
-      if (disconnected.length > 0) log.warn({ containers: disconnected }, `missed renewals and connection gone: marked ${disconnected.length} container(s) down`);
-      const lapsed = await store.expireLeases(EXPIRE_BATCH_LIMIT);
-      if (lapsed.length > 0) log.warn({ containers: lapsed }, `lease lapsed: marked ${lapsed.length} container(s) down`);
-      const silent = await probing;
-      const unreachable = await store.markUnreachable(silent);
-      if (unreachable.length > 0) log.warn({ containers: unreachable }, `late with renewals and silent to a probe of /ping: marked ${unreachable.length} container(s) down`);
-      const down = [...disconnected, ...lapsed, ...unreachable];
+      // does not hold back the other two. Both are awaited whatever happens (allSettled): a
+      // step never leaves work running behind it, nor a rejection nobody handles.
+      const [byStore, byProbe] = await Promise.allSettled([
+        (async () => {
+          const disconnected = await store.expireDisconnected(windowMs, o.trustAfterMs, EXPIRE_BATCH_LIMIT);
+          if (disconnected.length > 0) log.warn({ containers: disconnected }, `missed renewals and connection gone: marked ${disconnected.length} container(s) down`);
+          const lapsed = await store.expireLeases(EXPIRE_BATCH_LIMIT);
+          if (lapsed.length > 0) log.warn({ containers: lapsed }, `lease lapsed: marked ${lapsed.length} container(s) down`);
+          return [...disconnected, ...lapsed];
+        })(),
+        (async () => {
+          if (!o.probe.enabled) return [];
+          const unreachable = await store.markUnreachable(await probeLate(store, o, recently));
+          if (unreachable.length > 0) log.warn({ containers: unreachable }, `late with renewals and silent to a probe of /ping: marked ${unreachable.length} container(s) down`);
+          return unreachable;
+        })(),
+      ]);
+      const down = [byStore, byProbe].flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
       if (down.length > 0) onDown?.(down);
+      const failed = [byStore, byProbe].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     },
     log,
   ).start();

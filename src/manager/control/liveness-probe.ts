@@ -9,12 +9,14 @@
  * a process is running there, so the container is left to its lease: a live container that
  * cannot reach Redis is not for this path to judge (it self-fences when its lease lapses).
  */
-import { request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 
 /** One attempt's budget. Two run at once, so this is the whole probe's. */
 export const LIVENESS_PROBE_TIMEOUT_MS = 400;
 const ATTEMPTS = 2;
 const BODY_LIMIT = 4_096;
+/** The timer that bounds an attempt fires this much after its own timeouts should have. */
+const TIMER_GRACE_MS = 50;
 
 export type Liveness = 'answered' | 'silent';
 
@@ -51,7 +53,39 @@ function pingUrl(scheme: string, host: string, port: number): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/ping`;
 }
 
+/**
+ * undici's abort signal does not end a connect in progress (a SYN to a host whose link is down
+ * waits out the connect timeout, 10 s by default), so the probe's own dispatcher carries the
+ * timeout as its connect timeout too, and each attempt is raced against a timer besides.
+ */
+const dispatchers = new Map<number, Agent>();
+function plainDispatcher(timeoutMs: number): Agent {
+  let agent = dispatchers.get(timeoutMs);
+  if (agent === undefined) {
+    agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    dispatchers.set(timeoutMs, agent);
+  }
+  return agent;
+}
+
+function silentAfter(timeoutMs: number): { promise: Promise<Liveness>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<Liveness>((resolve) => {
+    timer = setTimeout(() => resolve('silent'), timeoutMs + TIMER_GRACE_MS);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
 async function attempt(url: string, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<Liveness> {
+  const deadline = silentAfter(timeoutMs);
+  try {
+    return await Promise.race([deadline.promise, ask(url, timeoutMs, dispatcher ?? plainDispatcher(timeoutMs))]);
+  } finally {
+    deadline.cancel();
+  }
+}
+
+async function ask(url: string, timeoutMs: number, dispatcher: Dispatcher): Promise<Liveness> {
   try {
     const res = await request(url, {
       method: 'GET',
@@ -60,7 +94,7 @@ async function attempt(url: string, timeoutMs: number, dispatcher: Dispatcher | 
       bodyTimeout: timeoutMs,
       // A fresh connection each time: a kept-alive one to a process that died could look alive.
       reset: true,
-      ...(dispatcher === undefined ? {} : { dispatcher }),
+      dispatcher,
     });
     // Headers came: that is the answer. The body is read away (bounded), not destroyed, which
     // would surface as an unhandled abort error.

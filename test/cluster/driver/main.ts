@@ -65,16 +65,23 @@ async function readAgents(redisUrl: string, prefix: string | undefined, agents: 
   }
 }
 
+/** The cluster's admin token, handed over by the harness: every API call carries it. */
+const TOKEN = process.env.FLOTILLA_TOKEN || undefined;
+
+function bearer(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
 async function handle(req: DriverRequest): Promise<unknown> {
   switch (req.op) {
     case 'tcp':
       return tcpProbe(req.host, req.port);
     case 'http':
-      return http(req.method, req.url, req.body);
+      return http(req.method, req.url, req.body, bearer(req.token ?? TOKEN));
     case 'load.start':
       for (const agent of req.agents) {
         if (senders.has(agent)) throw new Error(`load on ${agent} is already running`);
-        senders.set(agent, startSender(agent, { urls: req.urls, ...(req.message === undefined ? {} : { message: req.message }) }));
+        senders.set(agent, startSender(agent, { urls: req.urls, ...(TOKEN === undefined ? {} : { token: TOKEN }), ...(req.message === undefined ? {} : { message: req.message }) }));
       }
       return { started: req.agents.length };
     case 'load.snapshot':
@@ -86,7 +93,7 @@ async function handle(req: DriverRequest): Promise<unknown> {
       stopping.forEach((s) => (s.stopped = true));
       await Promise.all(stopping.map((s) => s.done));
       senders.clear();
-      const expired = await Promise.all(stopping.map((s) => countExpired(s, req.urls)));
+      const expired = await Promise.all(stopping.map((s) => countExpired(s, req.urls, TOKEN)));
       return Object.fromEntries(
         stopping.map((s, i) => [s.agent, { accepted: s.accepted.size, expired: expired[i]!.expired, outcomes: expired[i]!.outcomes, uncertain: s.uncertain.size, unanswered: s.unanswered, refused: s.refused.slice(0, 10), answers: s.answers.map((a) => [a.at, a.count, a.container]) }]),
       );

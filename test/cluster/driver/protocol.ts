@@ -1,7 +1,8 @@
 /** The requests the client host's driver (driver/main.ts) answers; one JSON object per line. */
 export type DriverRequest = { id: number } & (
   | { op: 'tcp'; host: string; port: number }
-  | { op: 'http'; method: string; url: string; body?: unknown }
+  /** `token` replaces the driver's own (FLOTILLA_TOKEN) as the bearer token, e.g. a join token. */
+  | { op: 'http'; method: string; url: string; body?: unknown; token?: string }
   | { op: 'load.start'; agents: string[]; urls: string[]; message?: unknown }
   | { op: 'load.snapshot' }
   | { op: 'load.wait-answer'; agent: string; after: number; timeoutMs: number; notContainer?: string }

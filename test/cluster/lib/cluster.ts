@@ -8,15 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaProcess, waitFor } from '../../helpers/processes.js';
+import { testKeys, type TestKeys } from '../../helpers/auth.js';
 import type { ContainerView } from '../../../src/protocol/index.js';
 import { Driver } from './driver.js';
-import { containerEnv, managerEnv, managerUrl, redisUrl, type ClusterHosts } from './env.js';
+import { containerEnv, managerEnv, managerUrl, redisUrl, type ClusterAuth, type ClusterHosts } from './env.js';
 import { TestNetwork, checkPrerequisites, cleanLeftovers } from './netns.js';
 import { MANAGER_PORT, REDIS_PORT, hostsFor, runId, type Host, type HostSpec } from './topology.js';
 
 const REDIS_START_TIMEOUT_MS = 10_000;
 const MANAGER_START_TIMEOUT_MS = 20_000;
 const CONTAINERS_JOIN_TIMEOUT_MS = 30_000;
+/** Longer than any run of the harness. */
+const ADMIN_TOKEN_TTL_MS = 6 * 3_600_000;
 /** Lines of each process's output printed when a run fails. */
 const LOG_TAIL_LINES = 40;
 
@@ -39,6 +42,11 @@ export class Cluster implements ClusterHosts {
   /** Every process ever started, for the logs of a failed run. */
   private readonly history: FlotillaProcess[] = [];
   private readonly redisDir = mkdtempSync(join(tmpdir(), 'flotilla-cluster-redis-'));
+  /** The managers' key directory, made before any of them starts (as an operator makes a Secret). */
+  private readonly keys: TestKeys = testKeys('cluster');
+  readonly auth: ClusterAuth = { keyDir: this.keys.keyDir.path, joinToken: this.keys.joinToken() };
+  /** An admin token, for the driver and for tests that call the API themselves. */
+  adminToken = '';
   driver!: Driver;
 
   private constructor(readonly network: TestNetwork) {
@@ -58,7 +66,8 @@ export class Cluster implements ClusterHosts {
     const cluster = new Cluster(network);
     try {
       await options.prepare?.(network);
-      cluster.driver = new Driver(network.wrap(cluster.client.name));
+      cluster.adminToken = await cluster.keys.token('admin', { sub: 'cluster-harness', ttlMs: ADMIN_TOKEN_TTL_MS });
+      cluster.driver = new Driver(network.wrap(cluster.client.name), cluster.adminToken);
       await cluster.startRedis();
       for (const m of cluster.managers) cluster.startManager(m.name);
       for (const m of cluster.managers) await cluster.waitManager(m.name);
@@ -183,6 +192,7 @@ export class Cluster implements ClusterHosts {
     } finally {
       this.network.destroy();
       rmSync(this.redisDir, { recursive: true, force: true });
+      this.keys.remove();
     }
   }
 }

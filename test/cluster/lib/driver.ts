@@ -20,9 +20,11 @@ export class Driver {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   readonly stderr: string[] = [];
 
-  constructor(wrap: string[]) {
+  /** `token`: the bearer token the driver puts on every API call (FLOTILLA_TOKEN in its env). */
+  constructor(wrap: string[], token?: string) {
     const argv = [...wrap, process.execPath, '--import', 'tsx', DRIVER];
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    const env = { PATH: process.env.PATH ?? '', ...(token === undefined ? {} : { FLOTILLA_TOKEN: token }) };
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.child.stderr?.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString('utf8')));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       const answer = JSON.parse(line) as { id: number; ok: boolean; value?: unknown; error?: string };
@@ -59,8 +61,8 @@ export class Driver {
   }
 
   /** An HTTP call made from the client host. */
-  http<T = Record<string, unknown>>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T }> {
-    return this.call({ op: 'http', method, url, ...(body === undefined ? {} : { body }) });
+  http<T = Record<string, unknown>>(method: string, url: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> {
+    return this.call({ op: 'http', method, url, ...(body === undefined ? {} : { body }), ...(token === undefined ? {} : { token }) });
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,9 @@
 /**
  * THE one place where the harness writes the environment of a Flotilla process: exactly what a
  * user writes on each host in the external-IP method (README "Across hosts"), nothing else.
- * Authentication: the managers run with FLOTILLA_AUTH=off, said here explicitly (a user may choose
- * it on a private network); the harness's driver and load send no tokens yet. Running the harness
- * with authentication on means a shared FLOTILLA_KEY_DIR for the managers, FLOTILLA_JOIN_TOKEN for
- * the containers, and a token on every driver call.
+ * Authentication is on, as by default: the managers share one key directory (as replicas share a
+ * volume or a Secret), each container joins with the join token, and the client host's driver
+ * sends an admin token on every call.
  */
 import { fileURLToPath } from 'node:url';
 import { AGENT_PORT, MANAGER_PORT, REDIS_PORT, type Host } from './topology.js';
@@ -15,6 +14,14 @@ export const COUNTER_MODULE = fileURLToPath(new URL('../agents/counter.mjs', imp
 export interface ClusterHosts {
   redis: Host;
   managers: Host[];
+  auth: ClusterAuth;
+}
+
+export interface ClusterAuth {
+  /** The managers' FLOTILLA_KEY_DIR. */
+  keyDir: string;
+  /** What `flotilla join-token` prints: each container's FLOTILLA_JOIN_TOKEN. */
+  joinToken: string;
 }
 
 export function redisUrl(cluster: ClusterHosts): string {
@@ -31,7 +38,9 @@ export function managerEnv(host: Host, cluster: ClusterHosts): Record<string, st
     REDIS_URL: redisUrl(cluster),
     EXTERNAL_IP: host.flotillaAddress,
     CLUSTER_PORT: String(MANAGER_PORT),
-    FLOTILLA_AUTH: 'off',
+    FLOTILLA_KEY_DIR: cluster.auth.keyDir,
+    // On is the default; written out because the tests' process helper defaults to off.
+    FLOTILLA_AUTH: 'on',
   };
 }
 
@@ -43,6 +52,7 @@ export function containerEnv(host: Host, cluster: ClusterHosts, manager: Host): 
     EXTERNAL_IP: host.flotillaAddress,
     AGENT_PORT: String(AGENT_PORT),
     CONTAINER_NAME: host.name,
+    FLOTILLA_JOIN_TOKEN: cluster.auth.joinToken,
     FLOTILLA_AGENT_MODULES: COUNTER_MODULE,
   };
 }
