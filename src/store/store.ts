@@ -141,6 +141,14 @@ export interface ClusterStore {
   acquireLeadership(managerId: string, ttlMs: number): Promise<LeadershipResult>;
   /** Give up the lease if held by `managerId` (on clean shutdown). */
   releaseLeadership(managerId: string): Promise<void>;
+  /**
+   * The leader fast path, asked by a standby that found `leaderId` holding the lease: if the
+   * store session the leader last renewed on is gone (its process died, the kernel closed its
+   * sockets), end its lease now so the caller can take it. Sessions are trusted only once the
+   * store has been up `trustAfterMs`, as in expireDisconnected. Stores without sessions (memory)
+   * return false. Returns true when it ended the lease.
+   */
+  endDeadLeadership(leaderId: string, trustAfterMs: number): Promise<boolean>;
   getLeader(): Promise<{ leaderId: string | null; term: number }>;
   /** Record that a manager is alive until now + ttlMs. */
   heartbeatManager(info: ManagerInfo, ttlMs: number): Promise<void>;

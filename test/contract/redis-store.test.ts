@@ -93,6 +93,7 @@ describe('RedisStore only', () => {
         '{c}:epochs',
         '{c}:events',
         '{c}:leader',
+        '{c}:leader-session',
         '{c}:leader-term',
         '{c}:leases',
         '{c}:manager-deadlines',
@@ -353,6 +354,31 @@ describe('failure detection by session (Redis only)', () => {
     } finally {
       await manager.close();
       await liveStore.close();
+    }
+  });
+
+  it('a leader whose connection is gone: a standby ends its lease and takes over; a connected one keeps it', async () => {
+    const prefix = `lead${process.pid}:`;
+    const leader = new RedisStore({ redis: connectRedis(server.url), prefix });
+    const standby = new RedisStore({ redis: connectRedis(server.url), prefix });
+    try {
+      await leader.ping();
+      await standby.ping();
+      await new Promise((r) => setTimeout(r, 50)); // the stores learn their CLIENT IDs on ready
+      assert.equal((await leader.acquireLeadership('mgr-a', 60_000)).isLeader, true);
+      const before = await standby.acquireLeadership('mgr-b', 60_000);
+      assert.deepEqual([before.isLeader, before.leaderId], [false, 'mgr-a']);
+      assert.equal(await standby.endDeadLeadership('mgr-a', 0), false, 'connected: its lease stands');
+      assert.equal(await standby.endDeadLeadership('mgr-a', 60 * 60_000), false, 'sessions of a young Redis are not trusted');
+      await leader.close(); // the leader's process "dies"
+      assert.equal(await standby.endDeadLeadership('mgr-x', 0), false, 'only the holder it names');
+      assert.equal(await standby.endDeadLeadership('mgr-a', 0), true);
+      const after = await standby.acquireLeadership('mgr-b', 60_000);
+      assert.equal(after.isLeader, true);
+      assert.equal(after.term, before.term + 1);
+    } finally {
+      await standby.releaseLeadership('mgr-b');
+      await standby.close();
     }
   });
 

@@ -259,6 +259,8 @@ describe('a cluster of real processes on loopback', { timeout: 180_000 }, () => 
     }, LEADER_LEASE_MS * 2 + SLACK_MS);
     assert.ok(next.leader.term > status.leader.term, 'the term grows');
     assert.ok(Date.now() - killedAt <= LEADER_LEASE_MS * 2 + SLACK_MS);
+    // Taken over because the dead leader's Redis connection was gone, not after its lease ran out.
+    await survivor.proc.waitForOutput(/lost its Redis connection \(its process died\): taking over without waiting for its lease/, 5_000);
     // The new leader runs the failure detector: a container killed now is still noticed.
     containers.get('c3')!.kill9();
     await waitFor('c3 down (detected by the new leader)', async () => (await getContainer(survivor.url, 'c3'))?.state === 'down', LEASE_TIMEOUT_MS + LEASE_INTERVAL_MS + SLACK_MS);

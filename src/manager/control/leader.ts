@@ -3,6 +3,8 @@
  * lease runs the control loops. `isLeader` turns false as soon as the lease may have lapsed (no
  * successful renewal for a whole lease), even while a renewal is still hanging, and leader-only
  * loops check it before every step; the loop then steps down properly at its next step.
+ * A leader that died is replaced within one step of a standby (a third of the lease), not the
+ * whole lease: the store tells when the connection it renewed on is gone (endDeadLeadership).
  */
 import type { Logger } from '../../common/logger.js';
 import { PeriodicTask } from '../../common/loop.js';
@@ -66,7 +68,14 @@ export class LeaderElector {
     const startedAt = Date.now();
     try {
       await this.store.heartbeatManager(this.info, this.leaseMs);
-      const result = await this.store.acquireLeadership(this.info.id, this.leaseMs);
+      let result = await this.store.acquireLeadership(this.info.id, this.leaseMs);
+      // A standby takes over at once from a leader whose process died (its Redis connection is
+      // gone) instead of waiting out the rest of its lease. Sessions are trusted once Redis has
+      // been up a whole lease: by then a live leader has renewed on its new connection.
+      if (!result.isLeader && result.leaderId !== null && result.leaderId !== this.info.id && (await this.store.endDeadLeadership(result.leaderId, this.leaseMs))) {
+        this.log.warn({ leader: result.leaderId }, `leader ${result.leaderId} lost its Redis connection (its process died): taking over without waiting for its lease`);
+        result = await this.store.acquireLeadership(this.info.id, this.leaseMs);
+      }
       if (result.isLeader) {
         this.lastRenewedAt = startedAt;
         if (this.state !== 'leader' || result.term !== this.term) {

@@ -321,6 +321,13 @@ export class MemoryStore implements ClusterStore, MessageStore, ObservabilitySto
     if (this.currentLeader(this.clock()) === managerId) this.leader = null;
   }
 
+  /** In one process there are no sessions to lose: only the lease tells. */
+  async endDeadLeadership(_leaderId: string, trustAfterMs: number): Promise<boolean> {
+    this.assertOpen();
+    assertNonNegativeInteger('trustAfterMs', trustAfterMs);
+    return false;
+  }
+
   async getLeader(): Promise<{ leaderId: string | null; term: number }> {
     this.assertOpen();
     return { leaderId: this.currentLeader(this.clock()), term: this.term };

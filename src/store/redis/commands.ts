@@ -26,6 +26,7 @@ import { setAvailability } from './scripts/set-availability.js';
 import { suspectLeases } from './scripts/suspect-leases.js';
 import { markDisconnected } from './scripts/mark-disconnected.js';
 import { lateLeases } from './scripts/late-leases.js';
+import { endDeadLeadership } from './scripts/end-dead-leadership.js';
 import { markUnreachable } from './scripts/mark-unreachable.js';
 
 export const SCRIPTS = {
@@ -38,6 +39,7 @@ export const SCRIPTS = {
   suspectLeases,
   markDisconnected,
   lateLeases,
+  endDeadLeadership,
   markUnreachable,
   fencedWrite,
   acquireLeadership,

@@ -29,6 +29,8 @@ export class RedisKeys {
   readonly leader: string;
   /** Counter: the leadership term. */
   readonly leaderTerm: string;
+  /** String, same expiry as `leader`: the Redis session (CLIENT ID) the leader last renewed on. */
+  readonly leaderSession: string;
   /** Sorted set: manager id -> presence deadline (epoch ms). */
   readonly managerDeadlines: string;
   /** Prefix of the container record hashes, for scripts that find records by id. */
@@ -48,6 +50,7 @@ export class RedisKeys {
     this.events = `${cluster}events`;
     this.leader = `${cluster}leader`;
     this.leaderTerm = `${cluster}leader-term`;
+    this.leaderSession = `${cluster}leader-session`;
     this.managerDeadlines = `${cluster}manager-deadlines`;
     this.containerPrefix = `${cluster}container:`;
     this.managerPrefix = `${cluster}manager:`;

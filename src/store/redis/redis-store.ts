@@ -245,12 +245,9 @@ export class RedisStore implements ClusterStore, MessageStore, ObservabilityStor
     if (!Array.isArray(suspects) || suspects.length === 0) return [];
     // Right after a Redis restart every session is new and not every container has renewed on
     // its new one yet: the sessions say nothing then, so leave it to the leases.
-    const uptime = /uptime_in_seconds:(\d+)/.exec(await this.call('info', () => this.redis.info('server')))?.[1];
-    if (uptime === undefined || Number(uptime) * 1_000 < trustAfterMs) return [];
+    if (!(await this.sessionsTrusted(trustAfterMs))) return [];
     const pairs = suspects.map(String);
-    const sessions = pairs.filter((_, i) => i % 2 === 1);
-    const listed = await this.call('clientList', () => this.redis.call('CLIENT', 'LIST', 'ID', ...sessions) as Promise<string>);
-    const alive = new Set([...listed.matchAll(/(?:^|\n)id=(\d+) /g)].map((m) => m[1]));
+    const alive = await this.liveSessions(pairs.filter((_, i) => i % 2 === 1));
     const gone: string[] = [];
     for (let i = 0; i < pairs.length; i += 2) if (!alive.has(pairs[i + 1]!)) gone.push(pairs[i]!, pairs[i + 1]!);
     if (gone.length === 0) return [];
@@ -321,14 +318,35 @@ export class RedisStore implements ClusterStore, MessageStore, ObservabilityStor
   async acquireLeadership(managerId: string, ttlMs: number): Promise<LeadershipResult> {
     assertPositiveInteger('leadership ttlMs', ttlMs);
     const k = this.keys;
-    const reply = await this.script('acquireLeadership', [k.leader, k.leaderTerm, k.events], [managerId, ttlMs, EVENTS_MAX_LENGTH]);
+    const reply = await this.script('acquireLeadership', [k.leader, k.leaderTerm, k.events, k.leaderSession], [managerId, ttlMs, EVENTS_MAX_LENGTH, this.sessionId]);
     if (!Array.isArray(reply) || reply.length !== 3) throw new StoreError('unexpected reply from Redis to acquireLeadership');
     const [isLeader, leaderId, term] = reply as unknown[];
     return { isLeader: isLeader === 1, leaderId: String(leaderId), term: Number(term) };
   }
 
   async releaseLeadership(managerId: string): Promise<void> {
-    await this.script('releaseLeadership', [this.keys.leader], [managerId]);
+    await this.script('releaseLeadership', [this.keys.leader, this.keys.leaderSession], [managerId]);
+  }
+
+  async endDeadLeadership(leaderId: string, trustAfterMs: number): Promise<boolean> {
+    assertNonNegativeInteger('trustAfterMs', trustAfterMs);
+    const k = this.keys;
+    const session = await this.call('getLeaderSession', () => this.redis.get(k.leaderSession));
+    if (session === null || session === '' || !(await this.sessionsTrusted(trustAfterMs))) return false;
+    if ((await this.liveSessions([session])).has(session)) return false;
+    return (await this.script('endDeadLeadership', [k.leader, k.leaderSession], [leaderId, session])) === 1;
+  }
+
+  /** Right after a Redis restart every session is new: recorded ones say nothing until then. */
+  private async sessionsTrusted(trustAfterMs: number): Promise<boolean> {
+    const uptime = /uptime_in_seconds:(\d+)/.exec(await this.call('info', () => this.redis.info('server')))?.[1];
+    return uptime !== undefined && Number(uptime) * 1_000 >= trustAfterMs;
+  }
+
+  /** Which of `sessions` (CLIENT IDs) are connected now. */
+  private async liveSessions(sessions: string[]): Promise<Set<string>> {
+    const listed = await this.call('clientList', () => this.redis.call('CLIENT', 'LIST', 'ID', ...sessions) as Promise<string>);
+    return new Set([...listed.matchAll(/(?:^|\n)id=(\d+) /g)].map((m) => m[1]!));
   }
 
   async getLeader(): Promise<{ leaderId: string | null; term: number }> {

@@ -5,6 +5,7 @@ import type { LuaScript } from './lua-script.js';
  * lease already passed to another cannot remove the new leader's.
  *
  * KEYS[1] leader string
+ * KEYS[2] leader session string
  *
  * ARGV[1] manager id
  *
@@ -12,10 +13,10 @@ import type { LuaScript } from './lua-script.js';
  */
 export const releaseLeadership: LuaScript = {
   name: 'flotillaReleaseLeadership',
-  numberOfKeys: 1,
+  numberOfKeys: 2,
   lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 `,
 };
