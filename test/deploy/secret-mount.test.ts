@@ -8,14 +8,15 @@
  * file (FLOTILLA_JOIN_TOKEN_FILE). An admin token made by `flotilla token create --key-dir`
  * sees the container and gets an answer from an `echo` agent. Then `..data` is swapped to a
  * rotated copy (`flotilla keys rotate` on a copy, as the kubelet swaps it after a Secret update),
- * and a token signed by the new key is accepted by the same manager process, no restart.
+ * and a token signed by the new key is accepted by the same manager process, no restart. The
+ * Swarm stack's layout (secrets under /run/secrets/flotilla-keys, signing-current.json) too.
  * Running as root, the processes run as uid/gid 1000 (the image's user), so that the 0500/0440
  * modes really keep them from writing, as in the pod. Everything on loopback.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, freePort, http, waitFor } from '../helpers/processes.js';
@@ -49,7 +50,7 @@ after(async () => {
   await redis?.stop();
   if (dir !== undefined) {
     // Our own read-only directories: make them removable again.
-    for (const d of [join(dir, 'mount'), ...listDirs(join(dir, 'mount'))]) tryChmod(d, 0o700);
+    for (const d of [join(dir, 'mount'), ...listDirs(join(dir, 'mount')), join(dir, 'run-secrets', 'flotilla-keys')]) tryChmod(d, 0o700);
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -251,6 +252,66 @@ test('a manager on a read-only, Secret-style key directory, through the entrypoi
     const again = await http<{ status: string; result: { count: number } }>('POST', `${url}/api/v1/agents/echo/mounted/messages`, { message: 'again', timeout_ms: 15_000 }, bearer(rotatedAdminToken));
     assert.equal(again.body.status, 'completed', JSON.stringify(again.body));
     assert.equal(again.body.result.count, 2);
+  } finally {
+    await stop(container);
+    await stop(manager);
+  }
+});
+
+test('the Swarm stack\'s layout: key secrets under /run/secrets/flotilla-keys (0400, the image\'s user), the signing key as signing-current.json, the Redis URL and join token from secret files', async () => {
+  const source = join(dir, 'keys-swarm');
+  await flotilla('keys', 'init', '--key-dir', source);
+  const adminToken = await flotilla('token', 'create', '--role', 'admin', '--key-dir', source);
+  const joinToken = await flotilla('join-token', '--key-dir', source);
+  // What `docker secret create` + the stack's long syntax produce (target, uid, gid, mode 0400).
+  const secrets = join(dir, 'run-secrets');
+  const keyDir = join(secrets, 'flotilla-keys');
+  mkdirSync(keyDir, { recursive: true });
+  const place = (from: string, to: string, content?: string): string => {
+    const target = join(secrets, to);
+    writeFileSync(target, content ?? readFileSync(join(source, from)));
+    if (asRoot) chownSync(target, ownUid, ownGid);
+    chmodSync(target, 0o400);
+    return target;
+  };
+  place('identity.json', 'flotilla-keys/identity.json');
+  place('join-token.json', 'flotilla-keys/join-token.json');
+  const [signing] = readdirSync(source).filter((f) => f.startsWith('signing-'));
+  place(signing!, 'flotilla-keys/signing-current.json');
+  const redisUrlFile = place('', 'flotilla_redis_url', `redis://:${PASSWORD}@127.0.0.1:${redis.port}`);
+  const joinTokenFile = place('', 'flotilla_join_token', `${joinToken}\n`);
+  // Docker makes these directories as root: the process (uid 1000) cannot write there.
+  chmodSync(keyDir, asRoot ? 0o755 : 0o500);
+  const before = snapshot(secrets);
+
+  const managerPort = await freePort();
+  const url = `http://127.0.0.1:${managerPort}`;
+  const prefix = `secret-swarm-${process.pid}:`;
+  // deploy/swarm/stack.yml's environment for each service, on loopback.
+  const manager = startEntrypoint(['manager'], { REDIS_URL_FILE: redisUrlFile, CLUSTER_PORT: String(managerPort), FLOTILLA_KEY_DIR: keyDir, FLOTILLA_LOG_LEVEL: 'info', FLOTILLA_PREFIX: prefix, FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
+  const container = startEntrypoint(['container'], {
+    CENTRAL_MANAGER_URL: url,
+    REDIS_URL_FILE: redisUrlFile,
+    FLOTILLA_JOIN_TOKEN_FILE: joinTokenFile,
+    CONTAINER_NAME: 'agent-1',
+    AGENT_PORT: String(await freePort()),
+    EXTERNAL_IP: '127.0.0.1',
+    FLOTILLA_LOG_LEVEL: 'info',
+    FLOTILLA_PREFIX: prefix,
+    FLOTILLA_BIND_ADDRESS: '127.0.0.1',
+  });
+  const logs = (): string => `--- manager:\n${manager.output.join('')}\n--- container:\n${container.output.join('')}`;
+  try {
+    await waitFor(
+      'the container to register',
+      async () => manager.child.exitCode === null && (await http<{ containers?: { container_id: string }[] }>('GET', `${url}/api/v1/cluster/containers`, undefined, bearer(adminToken))).body.containers?.some((c) => c.container_id === 'agent-1'),
+      20_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${logs()}`);
+    });
+    assert.equal((await http('GET', `${url}/api/v1/cluster/containers`)).status, 401);
+    assert.equal(snapshot(secrets), before);
+    assert.doesNotMatch(manager.output.join(''), /created the cluster keys|readable by others/);
   } finally {
     await stop(container);
     await stop(manager);
