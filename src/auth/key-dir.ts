@@ -104,8 +104,16 @@ export class KeyDir {
   private write(name: string, value: unknown): void {
     const target = this.file(name);
     const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: FILE_MODE });
-    renameSync(tmp, target);
+    try {
+      writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: FILE_MODE });
+      renameSync(tmp, target);
+    } catch (cause) {
+      // A read-only mount (a Kubernetes or Swarm secret) that lacks a file: say what to mount.
+      throw new KeyDirError(
+        `cannot write ${target}: ${(cause as Error).message}. A read-only key directory (a mounted secret) must hold every file: identity.json, join-token.json and a signing key (flotilla keys init --key-dir DIR makes them)`,
+        { cause },
+      );
+    }
   }
 
   private read<T>(name: string): T {
@@ -143,14 +151,26 @@ export class KeyDir {
 
   private signingFiles(): string[] {
     if (!existsSync(this.path)) return [];
-    return readdirSync(this.path).filter((f) => /^signing-[0-9a-f]+\.json$/.test(f)).sort();
+    // Any signing-<name>.json, not only signing-<kid>.json as written here: a Docker Swarm stack
+    // mounts its key secrets under fixed target names (signing-current.json), since it cannot name
+    // a file after a kid it does not know. The kid is read from the file's content.
+    return readdirSync(this.path).filter((f) => /^signing-[A-Za-z0-9_-]+\.json$/.test(f)).sort();
   }
 
-  /** Files readable by group or others: the caller warns (a mounted secret may be 0644). */
+  /**
+   * Files readable by others, or by a group other than our own: the caller warns (a mounted
+   * secret may be 0644). Group-readable with our own group is allowed: that is how Kubernetes
+   * hands a Secret to a non-root pod (fsGroup: the files are 0440, group = the pod's group).
+   */
   looseFiles(): string[] {
+    const ownGid = process.getgid?.();
     return ['identity.json', 'join-token.json', ...this.signingFiles()]
       .map((f) => this.file(f))
-      .filter((p) => existsSync(p) && (statSync(p).mode & 0o077) !== 0);
+      .filter((p) => {
+        if (!existsSync(p)) return false;
+        const s = statSync(p);
+        return (s.mode & 0o007) !== 0 || ((s.mode & 0o070) !== 0 && s.gid !== ownGid);
+      });
   }
 
   /** Restricts every file to its owner (what `init` does for the files it writes). */

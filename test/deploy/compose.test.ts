@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_AGENT_PORT, DEFAULT_CLUSTER_PORT } from '../../src/protocol/paths.js';
-import { COMPOSE_ENV, DEPLOY_DIR, asArray, asRecord, dig, listFiles, parseYamlDocs, rel, runTool, toolRuns, type Yaml } from './deploy-files.js';
+import { COMPOSE_ENV, DEPLOY_DIR, SAMPLE_JOIN_TOKEN, asArray, asRecord, dig, listFiles, parseYamlDocs, rel, runTool, toolRuns, type Yaml } from './deploy-files.js';
 
 
 const composeFiles = [...listFiles(join(DEPLOY_DIR, 'compose'), ['.yml', '.yaml']), ...listFiles(join(DEPLOY_DIR, 'swarm'), ['.yml', '.yaml'])];
@@ -78,8 +78,22 @@ for (const file of composeFiles) {
   }
 }
 
+/** The image's key directory (deploy/Dockerfile creates it, owned by the image's user, 0700). */
+const IMAGE_KEY_DIR = '/var/lib/flotilla/keys';
+
+/** The manager keeps its keys in a named volume mounted at FLOTILLA_KEY_DIR (not a bind mount, not the image layer). */
+function assertKeyVolume(config: Yaml, manager: Yaml, where: string): string {
+  assert.equal(env(manager).FLOTILLA_KEY_DIR, IMAGE_KEY_DIR, `${where}: FLOTILLA_KEY_DIR`);
+  assert.equal(env(manager).FLOTILLA_AUTH, undefined, `${where}: FLOTILLA_AUTH is set`);
+  const mounts = asArray(manager.volumes).map((v) => (typeof v === 'string' ? v.split(':') : [String(dig(v, 'source')), String(dig(v, 'target'))]));
+  const mount = mounts.find((m) => m[1] === IMAGE_KEY_DIR);
+  assert.ok(mount, `${where}: nothing mounted at ${IMAGE_KEY_DIR}`);
+  assert.ok(mount[0]! in asRecord(config.volumes), `${where}: ${mount[0]} is not a named volume of the file`);
+  return mount[0]!;
+}
+
 test('single-host: Redis, the manager and two containers on one bridge network, found by service name', async () => {
-  const config = await composeConfig(join(DEPLOY_DIR, 'compose/single-host.yml'), {});
+  const config = await composeConfig(join(DEPLOY_DIR, 'compose/single-host.yml'), COMPOSE_ENV['deploy/compose/single-host.yml']!);
   assert.equal(dig(config, 'networks', 'flotilla', 'driver'), 'bridge');
   const manager = service(config, 'central-manager');
   assert.deepEqual(manager.command, ['manager']);
@@ -92,10 +106,21 @@ test('single-host: Redis, the manager and two containers on one bridge network, 
     assert.equal(env(s).CENTRAL_MANAGER_URL, `http://central-manager:${port}`);
     assert.equal(env(s).REDIS_URL, 'redis://redis:6379');
     assert.equal(env(s).CONTAINER_NAME, agent);
+    assert.equal(env(s).FLOTILLA_JOIN_TOKEN, SAMPLE_JOIN_TOKEN);
+    assert.equal(env(s).FLOTILLA_TOKEN, undefined);
     assert.equal(dig(s, 'depends_on', 'central-manager', 'condition'), 'service_healthy');
     assert.ok('flotilla' in asRecord(s.networks));
   }
   assert.match(JSON.stringify(service(config, 'redis').command), /appendonly/);
+  // The keys' volume has a fixed name: the `docker run -v flotilla-keys:...` of the guide finds it.
+  const volume = assertKeyVolume(config, manager, 'single-host');
+  assert.equal(dig(config, 'volumes', volume, 'name'), 'flotilla-keys');
+});
+
+test('single-host: refuses to start agent containers without a join token, saying how to get one', async () => {
+  const r = await runTool('docker-compose', ['-f', join(DEPLOY_DIR, 'compose/single-host.yml'), 'config'], {});
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /FLOTILLA_JOIN_TOKEN.*join-token/);
 });
 
 test('external-IP: the manager and agent files carry REDIS_URL, EXTERNAL_IP, CLUSTER_PORT, CENTRAL_MANAGER_URL as given', async () => {
@@ -107,11 +132,12 @@ test('external-IP: the manager and agent files carry REDIS_URL, EXTERNAL_IP, CLU
   assert.equal(env(manager).CLUSTER_PORT, '8100');
   // Other hosts reach EXTERNAL_IP:CLUSTER_PORT, so the published port is the listening one.
   assert.deepEqual(ports(manager), [['8100', 8100]]);
+  assertKeyVolume(await composeConfig(join(DEPLOY_DIR, 'compose/external-ip/manager-host.yml'), managerEnv), manager, 'manager-host');
 
   const agentEnv = COMPOSE_ENV['deploy/compose/external-ip/agent-host.yml']!;
   const agent = service(await composeConfig(join(DEPLOY_DIR, 'compose/external-ip/agent-host.yml'), agentEnv), 'agent-container');
   assert.deepEqual(agent.command, ['container']);
-  for (const k of ['CENTRAL_MANAGER_URL', 'REDIS_URL', 'EXTERNAL_IP', 'CONTAINER_NAME']) assert.equal(env(agent)[k], agentEnv[k]);
+  for (const k of ['CENTRAL_MANAGER_URL', 'REDIS_URL', 'EXTERNAL_IP', 'CONTAINER_NAME', 'FLOTILLA_JOIN_TOKEN']) assert.equal(env(agent)[k], agentEnv[k]);
   assert.equal(env(agent).AGENT_PORT, String(DEFAULT_AGENT_PORT));
   assert.deepEqual(ports(agent), [[String(DEFAULT_AGENT_PORT), DEFAULT_AGENT_PORT]]);
 
@@ -148,7 +174,26 @@ test('swarm stack: overlay network, manager on manager nodes, agents replicated 
     assert.ok(asArray(s.secrets).some((x) => dig(x, 'source') === 'flotilla_redis_url' || x === 'flotilla_redis_url'), `${name}: secret not mounted`);
   }
   assert.equal(env(agent).CENTRAL_MANAGER_URL, `http://central-manager:${DEFAULT_CLUSTER_PORT}`);
-  assert.equal(env(agent).FLOTILLA_TOKEN_FILE, '/run/secrets/flotilla_join_token');
+  // The join token as a secret file, which the entrypoint reads into FLOTILLA_JOIN_TOKEN.
+  assert.equal(env(agent).FLOTILLA_JOIN_TOKEN_FILE, '/run/secrets/flotilla_join_token');
+  assert.equal(env(agent).FLOTILLA_TOKEN_FILE, undefined);
+  const joinSecret = asArray(agent.secrets).find((x) => dig(x, 'source') === 'flotilla_join_token');
+  assert.deepEqual([dig(joinSecret, 'uid'), dig(joinSecret, 'gid'), dig(joinSecret, 'mode')], ['1000', '1000', 0o400]);
+  // The managers' key directory: each key file a secret, under FLOTILLA_KEY_DIR, owned by the image's user, 0400.
+  assert.equal(env(manager).FLOTILLA_AUTH, undefined);
+  const keyDir = env(manager).FLOTILLA_KEY_DIR;
+  assert.ok(keyDir?.startsWith('/run/secrets/'), `FLOTILLA_KEY_DIR=${keyDir}`);
+  const keyFiles = asArray(manager.secrets)
+    .filter((x) => String(dig(x, 'target') ?? '').includes('/'))
+    .map((x) => {
+      assert.deepEqual([dig(x, 'uid'), dig(x, 'gid'), dig(x, 'mode')], ['1000', '1000', 0o400], String(dig(x, 'source')));
+      return `/run/secrets/${String(dig(x, 'target'))}`;
+    });
+  assert.deepEqual(keyFiles.map((f) => f.slice(0, f.lastIndexOf('/'))), keyFiles.map(() => keyDir));
+  const names = keyFiles.map((f) => f.slice(f.lastIndexOf('/') + 1)).sort();
+  assert.deepEqual(names.filter((n) => !n.startsWith('signing-')), ['identity.json', 'join-token.json']);
+  // What the key directory accepts as a signing key's file (src/auth/key-dir.ts).
+  assert.ok(names.some((n) => /^signing-[A-Za-z0-9_-]+\.json$/.test(n)), `no signing key among ${names.join(', ')}`);
   assert.deepEqual(ports(manager), [[String(DEFAULT_CLUSTER_PORT), DEFAULT_CLUSTER_PORT]]);
   for (const secret of Object.values(asRecord(config.secrets))) assert.equal(dig(secret, 'external'), true);
 });
@@ -184,4 +229,7 @@ test('cloud: managers behind Traefik, routed by host name to port 8000, health-c
   assert.equal(labels['traefik.http.services.flotilla.loadbalancer.healthcheck.path'], '/ready');
   assert.equal(env(manager).REDIS_URL, required.REDIS_URL);
   assert.ok(Number(dig(manager, 'deploy', 'replicas')) >= 2);
+  // Both replicas share one key directory, made once before the first start (the file says how).
+  assertKeyVolume(config, manager, 'cloud-traefik');
+  assert.match(readFileSync(join(DEPLOY_DIR, 'compose/cloud-traefik.yml'), 'utf8'), /docker compose -f cloud-traefik\.yml run --rm central-manager keys init/);
 });

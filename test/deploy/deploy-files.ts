@@ -77,8 +77,11 @@ export function rel(path: string): string {
  * What each compose or stack file needs from the operator (a .env or the shell), as a user would
  * give it; loopback addresses, as nothing is ever sent to them.
  */
+/** A join token of the right shape (`flotilla join-token` prints one), of no real cluster. */
+export const SAMPLE_JOIN_TOKEN = `FLTKN-1-${'ab'.repeat(32)}-${'cd'.repeat(24)}`;
+
 export const COMPOSE_ENV: Record<string, Record<string, string>> = {
-  'deploy/compose/single-host.yml': {},
+  'deploy/compose/single-host.yml': { FLOTILLA_JOIN_TOKEN: SAMPLE_JOIN_TOKEN },
   'deploy/compose/external-ip/redis-host.yml': { REDIS_PASSWORD: 'test-password' },
   'deploy/compose/external-ip/manager-host.yml': { REDIS_URL: 'redis://:test-password@127.0.0.11:6379', EXTERNAL_IP: '127.0.0.12' },
   'deploy/compose/external-ip/agent-host.yml': {
@@ -86,6 +89,7 @@ export const COMPOSE_ENV: Record<string, Record<string, string>> = {
     REDIS_URL: 'redis://:test-password@127.0.0.11:6379',
     EXTERNAL_IP: '127.0.0.13',
     CONTAINER_NAME: 'agent-7',
+    FLOTILLA_JOIN_TOKEN: SAMPLE_JOIN_TOKEN,
   },
   'deploy/compose/cloud-traefik.yml': { REDIS_URL: 'rediss://:test-password@127.0.0.11:6380', FLOTILLA_API_HOST: 'api.flotilla.test' },
   'deploy/swarm/stack.yml': {},

@@ -12,6 +12,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DEFAULT_AGENT_PORT, DEFAULT_CLUSTER_PORT } from '../../src/protocol/paths.js';
+import { CLI } from '../helpers/processes.js';
 import { DEPLOY_DIR, asArray, asRecord, dig, parseYamlDocs, readYamlDocs, rel, runTool, toolRuns, type Yaml } from './deploy-files.js';
 import { SchemaValidationError, validateK8sObject } from './k8s-schema.js';
 
@@ -250,6 +251,52 @@ test('every container: resources requested and limited, non-root, read-only root
   }
 });
 
+/** What every rendering must say about authentication: returns the manager's key-dir mount. */
+function assertAuthWiring(objects: Yaml[]): void {
+  const manager = named(objects, 'Deployment', 'central-manager')!;
+  const m = containers(manager)[0]!;
+  assert.equal(envValue(m, 'FLOTILLA_AUTH'), undefined, 'the manager sets FLOTILLA_AUTH');
+  const keyDir = String(dig(envValue(m, 'FLOTILLA_KEY_DIR'), 'value'));
+  const mount = asArray(m.volumeMounts).find((v) => dig(v, 'mountPath') === keyDir);
+  assert.ok(mount, `nothing mounted at FLOTILLA_KEY_DIR=${keyDir}`);
+  assert.equal(dig(mount, 'readOnly'), true);
+  // A subPath mount would never see a Secret update (a rotated key).
+  assert.equal(dig(mount, 'subPath'), undefined);
+  const volume = asArray(dig(manager, 'spec', 'template', 'spec', 'volumes')).find((v) => dig(v, 'name') === dig(mount, 'name'));
+  assert.equal(dig(volume, 'secret', 'secretName'), 'flotilla-keys');
+  // Readable by the manager's user through its group (0440, group fsGroup), by nobody else.
+  assert.equal(dig(volume, 'secret', 'defaultMode'), 0o440);
+  assert.equal(dig(manager, 'spec', 'template', 'spec', 'securityContext', 'fsGroup'), dig(manager, 'spec', 'template', 'spec', 'securityContext', 'runAsGroup'));
+  const keys = named(objects, 'Secret', 'flotilla-keys')!;
+  const keyNames = Object.keys({ ...asRecord(keys.data), ...asRecord(keys.stringData) }).sort();
+  assert.deepEqual(keyNames.filter((k) => !k.startsWith('signing-')), ['identity.json', 'join-token.json']);
+  assert.ok(keyNames.some((k) => /^signing-[A-Za-z0-9_-]+\.json$/.test(k)), keyNames.join(', '));
+  const agent = containers(named(objects, 'Deployment', 'agent-container')!)[0]!;
+  assert.deepEqual(dig(envValue(agent, 'FLOTILLA_JOIN_TOKEN'), 'valueFrom', 'secretKeyRef'), { name: 'flotilla-tokens', key: 'join-token' });
+  assert.equal(envValue(agent, 'FLOTILLA_TOKEN'), undefined, 'containers join with the join token, not FLOTILLA_TOKEN');
+}
+
+test('authentication: managers read the flotilla-keys Secret read-only at FLOTILLA_KEY_DIR; containers join with the join token', () => {
+  assertAuthWiring(baseObjects());
+  // The base's key and token values are placeholders, and say so.
+  for (const name of ['flotilla-keys', 'flotilla-tokens']) {
+    for (const v of Object.values(asRecord(named(baseObjects(), 'Secret', name)!.stringData))) assert.match(String(v), /REPLACE-ME/, name);
+  }
+});
+
+test('the authentication check can fail: FLOTILLA_AUTH=off, a writable mount, a Secret without a signing key', () => {
+  const breakers: [string, (objects: Yaml[]) => void][] = [
+    ['FLOTILLA_AUTH', (o) => asArray(containers(named(o, 'Deployment', 'central-manager')!)[0]!.env).push({ name: 'FLOTILLA_AUTH', value: 'off' })],
+    ['readOnly', (o) => asRecord(asArray(containers(named(o, 'Deployment', 'central-manager')!)[0]!.volumeMounts).find((v) => dig(v, 'name') === 'keys')).readOnly = false],
+    ['signing', (o) => delete asRecord(named(o, 'Secret', 'flotilla-keys')!.stringData)['signing-REPLACE-ME.json']],
+  ];
+  for (const [what, breakIt] of breakers) {
+    const objects = structuredClone(baseObjects());
+    breakIt(objects);
+    assert.throws(() => assertAuthWiring(objects), assert.AssertionError, what);
+  }
+});
+
 test('NetworkPolicy: ingress denied by default; Redis only from Flotilla pods; each API port opened', () => {
   const policies = baseObjects().filter((o) => o.kind === 'NetworkPolicy');
   const deny = policies.find((p) => Object.keys(asRecord(dig(p, 'spec', 'podSelector'))).length === 0 && dig(p, 'spec', 'ingress') === undefined);
@@ -268,6 +315,13 @@ test('the production overlay names files that exist, each secrets file with its 
     assert.equal(dig(g, 'behavior'), 'replace');
     const secret = named(base, 'Secret', String(dig(g, 'name')));
     assert.ok(secret, `the overlay replaces Secret ${String(dig(g, 'name'))}, which the base lacks`);
+    // Files (the key directory): under keys/, which git ignores; the Secret keeps its name so that
+    // an update reaches the mounted files in place.
+    for (const f of asArray(dig(g, 'files')).map(String)) assert.match(f, /^keys\/(identity|join-token|signing-[A-Za-z0-9_-]+)\.json$/);
+    if (asArray(dig(g, 'files')).length > 0) {
+      assert.equal(dig(g, 'options', 'disableNameSuffixHash'), true, `${String(dig(g, 'name'))}: a name hash would restart the managers on every key change`);
+      assert.match(readFileSync(join(OVERLAY, '.gitignore'), 'utf8'), /^keys\/$/m);
+    }
     for (const envFile of asArray(dig(g, 'envs')).map(String)) {
       const example = join(OVERLAY, `${envFile}.example`);
       assert.ok(existsSync(example), `${basename(example)} missing`);
@@ -293,19 +347,43 @@ test('kubectl kustomize renders the base: every object valid, in the flotilla na
   assert.deepEqual(unresolvedReferences(objects), []);
 });
 
-test('kubectl kustomize renders the production overlay with its example secrets filled in', async (t) => {
+test('kubectl kustomize renders the production overlay with its example secrets filled in and keys from `flotilla keys init`', async (t) => {
   if (!(await toolRuns('kubectl', ['version', '--client']))) return t.skip('kubectl is not installed');
   // A copy, so that the test writes no secrets file into the repository.
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-k8s-'));
   try {
     cpSync(join(DEPLOY_DIR, 'k8s'), join(dir, 'k8s'), { recursive: true });
     const overlay = join(dir, 'k8s/overlays/production');
+    // The steps of docs/deploy/kubernetes.md: the key directory, its join token, its signing key listed.
+    const init = await runTool(process.execPath, [CLI, 'keys', 'init', '--key-dir', 'keys'], {}, overlay);
+    assert.equal(init.code, 0, init.stderr);
+    const joinToken = await runTool(process.execPath, [CLI, 'join-token', '--key-dir', 'keys'], {}, overlay);
+    assert.equal(joinToken.code, 0, joinToken.stderr);
+    const signing = readdirSync(join(overlay, 'keys')).filter((f) => f.startsWith('signing-'));
+    assert.equal(signing.length, 1);
+    const kustomization = join(overlay, 'kustomization.yaml');
+    assert.match(readFileSync(kustomization, 'utf8'), /keys\/signing-REPLACE-WITH-KID\.json/);
+    writeFileSync(kustomization, readFileSync(kustomization, 'utf8').replace('keys/signing-REPLACE-WITH-KID.json', `keys/${signing[0]}`));
     for (const f of readdirSync(overlay).filter((n) => n.endsWith('.env.example'))) {
       writeFileSync(join(overlay, f.replace(/\.example$/, '')), readFileSync(join(overlay, f), 'utf8').replace(/=$/gm, '=test-value-1'));
     }
+    writeFileSync(join(overlay, 'tokens.env'), `join-token=${joinToken.stdout.trim()}\n`);
     const objects = await kustomize(overlay);
+    // kustomize folds long base64 values over lines; the API server's decoder (Go's base64)
+    // skips the newlines, the schema's "byte" format does not: unfold them as the server reads them.
+    for (const secret of objects.filter((o) => o.kind === 'Secret')) {
+      for (const [k, v] of Object.entries(asRecord(secret.data))) asRecord(secret.data)[k] = String(v).replace(/\s+/g, '');
+    }
     assertAllValid(objects, 'kustomize overlay');
     assert.deepEqual(unresolvedReferences(objects), []);
+    assertAuthWiring(objects);
+    const keysSecret = named(objects, 'Secret', 'flotilla-keys')!;
+    const decoded = (s: Yaml, key: string): string => Buffer.from(String(dig(s, 'data', key)), 'base64').toString();
+    assert.deepEqual(Object.keys(asRecord(keysSecret.data)).sort(), readdirSync(join(overlay, 'keys')).sort());
+    assert.equal(decoded(keysSecret, signing[0]!), readFileSync(join(overlay, 'keys', signing[0]!), 'utf8'));
+    // The join token the containers get is the one in the managers' key directory.
+    const tokenInKeys = (JSON.parse(decoded(keysSecret, 'join-token.json')) as { token: string }).token;
+    assert.equal(decoded(named(objects, 'Secret', 'flotilla-tokens')!, 'join-token'), tokenInKeys);
     const redisSecret = named(objects, 'Secret', 'flotilla-redis')!;
     assert.equal(Buffer.from(String(dig(redisSecret, 'data', 'password')), 'base64').toString(), 'test-value-1');
     assert.equal(dig(named(objects, 'Deployment', 'agent-container'), 'spec', 'replicas'), 5);

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AuthFailure,
@@ -49,6 +49,29 @@ describe('key directory', () => {
       // A second init changes nothing.
       assert.equal(k.keyDir.init(), false);
       assert.equal(readdirSync(k.keyDir.path).length, 3);
+    } finally {
+      k.remove();
+    }
+  });
+
+  test('a Secret-style mount: group-readable with our own group is not loose, readable by others is; signing-<any name>.json is read', () => {
+    const k = testKeys('mounted');
+    try {
+      const [signing] = readdirSync(k.keyDir.path).filter((f) => f.startsWith('signing-'));
+      // The name a Swarm stack gives it (a fixed target): the kid comes from the content.
+      renameSync(join(k.keyDir.path, signing!), join(k.keyDir.path, 'signing-current.json'));
+      assert.equal(k.keyDir.load().signing.length, 1);
+      for (const f of readdirSync(k.keyDir.path)) chmodSync(join(k.keyDir.path, f), 0o440);
+      // Kubernetes with fsGroup: 0440, the group being the pod's own.
+      assert.deepEqual(k.keyDir.looseFiles(), []);
+      chmodSync(join(k.keyDir.path, 'identity.json'), 0o444);
+      assert.deepEqual(k.keyDir.looseFiles(), [join(k.keyDir.path, 'identity.json')]);
+      if (process.getuid?.() === 0) {
+        // Group-readable by some other group is loose.
+        chmodSync(join(k.keyDir.path, 'identity.json'), 0o440);
+        chownSync(join(k.keyDir.path, 'join-token.json'), 0, 4242);
+        assert.deepEqual(k.keyDir.looseFiles(), [join(k.keyDir.path, 'join-token.json')]);
+      }
     } finally {
       k.remove();
     }
