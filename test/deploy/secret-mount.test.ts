@@ -10,8 +10,10 @@
  * rotated copy (`flotilla keys rotate` on a copy, as the kubelet swaps it after a Secret update),
  * and a token signed by the new key is accepted by the same manager process, no restart. The
  * Swarm stack's layout (secrets under /run/secrets/flotilla-keys, signing-current.json) too.
- * Running as root, the processes run as uid/gid 1000 (the image's user), so that the 0500/0440
- * modes really keep them from writing, as in the pod. Everything on loopback.
+ * Running as root, the processes run as root WITHOUT capabilities (setpriv clears the bounding
+ * set), so that the 0500/0440 modes really keep them from writing, as in the pod; dropping to
+ * another uid instead would need the checkout to be readable by that uid, which a clone under
+ * /root is not. Everything on loopback.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,13 +28,11 @@ import { DEPLOY_DIR, runTool } from './deploy-files.js';
 const ENTRYPOINT = join(DEPLOY_DIR, 'docker-entrypoint.sh');
 const PASSWORD = 'deploy-secret-mount-test';
 const CONTAINER = 'secret-mount-test';
-/** The image's user: the processes run as it when this test runs as root. */
-const IMAGE_UID = 1000;
-const IMAGE_GID = 1000;
 const asRoot = process.getuid?.() === 0;
-const runAs = asRoot ? { uid: IMAGE_UID, gid: IMAGE_GID } : {};
-const ownGid = asRoot ? IMAGE_GID : (process.getgid?.() ?? 0);
-const ownUid = asRoot ? IMAGE_UID : (process.getuid?.() ?? 0);
+/** As root: no capabilities, so file modes bind the process as they bind any user's. */
+const NO_CAPS = asRoot ? ['setpriv', '--bounding-set', '-all', '--inh-caps', '-all'] : [];
+const ownGid = process.getgid?.() ?? 0;
+const ownUid = process.getuid?.() ?? 0;
 
 let dir: string;
 let redis: RedisServer;
@@ -40,7 +40,7 @@ const children = new Set<ChildProcess>();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flotilla-secret-mount-'));
-  // The processes under test (uid 1000 when we are root) must reach the files in here.
+  // The processes under test (without capabilities when we are root) must reach the files in here.
   chmodSync(dir, 0o755);
   redis = await startRedisServer({ args: ['--requirepass', PASSWORD] });
 });
@@ -136,7 +136,8 @@ function snapshot(path: string): string {
 }
 
 function startEntrypoint(args: string[], env: Record<string, string>): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
-  const child = spawn('/bin/sh', [ENTRYPOINT, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...runAs });
+  const argv = [...NO_CAPS, '/bin/sh', ENTRYPOINT, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const output: string[] = [];
   child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
