@@ -13,7 +13,7 @@ import type { Logger } from '../common/logger.js';
 import type { Access } from '../manager/access.js';
 import { HttpError } from '../manager/errors.js';
 import { AuthFailure } from './errors.js';
-import { identityFingerprint, keyState, type KeyDir, type KeySet } from './key-dir.js';
+import { clusterFingerprint, keyState, type KeyDir, type KeySet } from './key-dir.js';
 import { looksLikeJoinToken, sameJoinToken } from './join-token.js';
 import { FailureLimiter, type FailureLimiterSettings } from './rate-limit.js';
 import { roleAllows } from './roles.js';
@@ -87,7 +87,7 @@ export class ApiAuthenticator {
   }
 
   fingerprint(): string {
-    return identityFingerprint(this.keys().identity);
+    return clusterFingerprint(this.keys());
   }
 
   issueContainerToken(containerId: string): Promise<{ token: string; expiresAt: Date }> {
