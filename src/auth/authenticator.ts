@@ -18,6 +18,7 @@ import { looksLikeJoinToken, sameJoinToken } from './join-token.js';
 import { FailureLimiter, type FailureLimiterSettings } from './rate-limit.js';
 import { roleAllows } from './roles.js';
 import { CLOCK_TOLERANCE_S, mintToken, publicJwks, verifyToken, type Principal } from './tokens.js';
+import { clusterPeerProblem, peerNames } from '../tls/peer.js';
 
 export const KEY_RELOAD_INTERVAL_MS = 1_000;
 /** How long a container's token lives; it is renewed on heartbeats in its last third. */
@@ -56,6 +57,8 @@ export class ApiAuthenticator {
   private readonly limiter: FailureLimiter;
   private readonly verified = new Map<string, { principal: Principal; kid: string }>();
   readonly containerTokenTtlMs: number;
+  /** TLS on: a container token counts only with that container's client certificate from the cluster CA. */
+  private containerCertificates = false;
 
   constructor(private readonly o: AuthenticatorOptions) {
     this.set = o.keyDir.load();
@@ -80,6 +83,14 @@ export class ApiAuthenticator {
       this.o.log.warn({ err: (err as Error).message, keyDir: this.o.keyDir.path }, 'could not reload the key directory; keeping the keys loaded before');
     }
     return this.set;
+  }
+
+  /**
+   * From now on a `container` token must come over a connection whose client certificate the
+   * cluster CA issued to that same container (FLOTILLA_TLS=on): a stolen token alone is not enough.
+   */
+  requireContainerCertificates(): void {
+    this.containerCertificates = true;
   }
 
   jwks(): JSONWebKeySet {
@@ -159,10 +170,20 @@ export class ApiAuthenticator {
     if (!roleAllows(principal.role, access)) {
       throw new AuthFailure('forbidden', `role ${principal.role} may not ${req.method} ${req.routeOptions.url ?? req.url} (needs ${access})`);
     }
+    if (principal.role === 'container' && this.containerCertificates) this.checkContainerCertificate(req, principal.cid);
     if (principal.role === 'container' && access === 'container') {
       const id = (req.params as { id?: unknown } | undefined)?.id;
       if (id !== principal.cid) throw new AuthFailure('forbidden', `this token acts for container ${JSON.stringify(principal.cid)} only`);
     }
     return { kind: 'token', principal };
+  }
+
+  private checkContainerCertificate(req: FastifyRequest, cid: string | undefined): void {
+    const problem = clusterPeerProblem(req.raw.socket);
+    if (problem !== null) throw new AuthFailure(problem.code, `a container token needs the container's client certificate: ${problem.message}`);
+    const names = peerNames(req.raw.socket);
+    if (cid === undefined || !names.includes(cid)) {
+      throw new AuthFailure('forbidden', `the client certificate names ${JSON.stringify(names[0] ?? '')}, not container ${JSON.stringify(cid ?? '')}: a container calls with its own certificate`);
+    }
   }
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { KeyDir } from '../auth/key-dir.js';
 import { CA_CERT_FILE } from '../auth/key-dir.js';
 import { KeyDirError } from '../auth/errors.js';
-import { certFingerprint, certificateInfo, createCa } from './x509.js';
+import { certFingerprint, certificateInfo } from './cert-info.js';
+import { createCa } from './x509.js';
 
 /** The CA certificate's subject. */
 export const CA_COMMON_NAME = 'Flotilla cluster CA';
