@@ -40,6 +40,8 @@ export class ManagerTls {
   private agent: Agent;
   private probeAgent: Agent;
   private stopped = false;
+  /** When the current certificate was made: its notBefore is set back for clock skew, so not that. */
+  private issuedAtMs = Date.now();
 
   private constructor(
     material: Material,
@@ -99,8 +101,7 @@ export class ManagerTls {
 
   private schedule(delayMs?: number): void {
     if (this.renew === null || this.stopped) return;
-    const lifeMs = this.notAfter.getTime() - certificateInfo(this.material.certPem).notBefore.getTime();
-    const at = certificateInfo(this.material.certPem).notBefore.getTime() + lifeMs * RENEW_AT_SHARE;
+    const at = this.issuedAtMs + (this.notAfter.getTime() - this.issuedAtMs) * RENEW_AT_SHARE;
     this.timer = setTimeout(() => void this.renewNow(), delayMs ?? Math.max(0, at - Date.now()));
     this.timer.unref();
   }
@@ -121,6 +122,7 @@ export class ManagerTls {
   /** New connections get the new certificate; open ones and requests in flight finish on the old. */
   private swap(next: Material): void {
     this.material = next;
+    this.issuedAtMs = Date.now();
     this.server?.setSecureContext(secureOptions(next));
     const old = [this.agent, this.probeAgent];
     this.agent = clientAgent(next);

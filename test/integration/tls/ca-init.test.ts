@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyDir, parseJoinToken } from '../../../src/auth/index.js';
-import { runCli } from '../../helpers/cli.js';
+import { runCli } from '../../cli/run-cli.js';
 
 describe('flotilla ca init', () => {
   const root = mkdtempSync(join(tmpdir(), 'flotilla-ca-init-'));
