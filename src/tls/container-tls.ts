@@ -44,6 +44,43 @@ export class ContainerTlsError extends Error {
   }
 }
 
+/**
+ * The manager's cluster CA as it sends it (GET /api/v1/cluster/ca), read WITHOUT verifying the
+ * manager's certificate: nothing is trusted yet. Believe it only after checkClusterCa.
+ */
+export async function fetchClusterCa(managerUrl: string, signal?: AbortSignal, timeoutMs: number = CA_FETCH_TIMEOUT_MS): Promise<string> {
+  const url = `${managerUrl.replace(/\/+$/, '')}${PATHS.clusterCa}`;
+  const unverified = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const res = await request(url, { dispatcher: unverified, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`GET ${PATHS.clusterCa} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    const pem = (JSON.parse(text) as Partial<ClusterCaResponse>).ca_certificate;
+    if (typeof pem !== 'string') throw new Error(`GET ${PATHS.clusterCa} answered without a CA certificate`);
+    return pem;
+  } finally {
+    void unverified.close().catch(() => undefined);
+  }
+}
+
+/** sha256 of the CA's DER against the join token's fingerprint; returns it, or throws ClusterCaMismatchError. */
+export function checkClusterCa(pem: string, expectedFingerprint: string, managerUrl: string): string {
+  let got: string;
+  try {
+    got = certFingerprint(pem);
+  } catch (cause) {
+    throw new ClusterCaMismatchError(`the manager at ${managerUrl} sent a cluster CA that is not a certificate`, { cause });
+  }
+  if (got !== expectedFingerprint) {
+    throw new ClusterCaMismatchError(
+      `REFUSING TO JOIN: the manager at ${managerUrl} presents a cluster CA with fingerprint ${got.slice(0, 16)}…, but FLOTILLA_JOIN_TOKEN names ${expectedFingerprint.slice(0, 16)}…: ` +
+        'this is another cluster (or something between us and the manager). Check CENTRAL_MANAGER_URL and FLOTILLA_JOIN_TOKEN (`flotilla join-token` on the manager).',
+    );
+  }
+  return got;
+}
+
 export interface ContainerTlsOptions {
   managerUrl: string;
   containerId: string;
@@ -151,46 +188,24 @@ export class ContainerTls {
     if (expected === undefined) {
       throw new ContainerTlsError('joining over HTTPS needs FLOTILLA_JOIN_TOKEN (its fingerprint is how the cluster CA is checked) or the CA itself in FLOTILLA_TLS_CA');
     }
-    const url = `${this.o.managerUrl.replace(/\/+$/, '')}${PATHS.clusterCa}`;
-    // Not trusted yet: read without verifying, then believe it only if the fingerprint matches.
-    const unverified = new Agent({ connect: { rejectUnauthorized: false } });
-    try {
-      for (let attempt = 0; !signal.aborted; attempt += 1) {
-        let pem: string | undefined;
-        try {
-          const res = await request(url, { dispatcher: unverified, signal: AbortSignal.any([signal, AbortSignal.timeout(CA_FETCH_TIMEOUT_MS)]), headersTimeout: CA_FETCH_TIMEOUT_MS, bodyTimeout: CA_FETCH_TIMEOUT_MS });
-          const text = await res.body.text();
-          if (res.statusCode !== 200) throw new Error(`GET ${PATHS.clusterCa} answered ${res.statusCode}: ${text.slice(0, 200)}`);
-          pem = (JSON.parse(text) as ClusterCaResponse).ca_certificate;
-          if (typeof pem !== 'string') throw new Error(`GET ${PATHS.clusterCa} answered without a CA certificate`);
-        } catch (err) {
-          if (signal.aborted) return false;
-          const delay = backoffDelay(attempt);
-          this.o.log.warn({ attempt: attempt + 1, retryInMs: delay, manager: this.o.managerUrl }, `cannot read the cluster CA from the manager (${(err as Error).message}); retrying in ${(delay / 1_000).toFixed(1)} s`);
-          await sleep(delay, signal);
-          continue;
-        }
-        let got: string;
-        try {
-          got = certFingerprint(pem);
-        } catch (cause) {
-          throw new ClusterCaMismatchError(`the manager at ${this.o.managerUrl} sent a cluster CA that is not a certificate`, { cause });
-        }
-        if (got !== expected) {
-          throw new ClusterCaMismatchError(
-            `REFUSING TO JOIN: the manager at ${this.o.managerUrl} presents a cluster CA with fingerprint ${got.slice(0, 16)}…, but FLOTILLA_JOIN_TOKEN names ${expected.slice(0, 16)}…: ` +
-              'this is another cluster (or something between us and the manager). Check CENTRAL_MANAGER_URL and FLOTILLA_JOIN_TOKEN (`flotilla join-token` on the manager).',
-          );
-        }
-        this.caPem = pem;
-        this.swapAgent();
-        this.o.log.info({ fingerprint: got }, 'cluster CA checked against the join token: trusting it from now on');
-        return true;
+    for (let attempt = 0; !signal.aborted; attempt += 1) {
+      let pem: string;
+      try {
+        pem = await fetchClusterCa(this.o.managerUrl, signal);
+      } catch (err) {
+        if (signal.aborted) return false;
+        const delay = backoffDelay(attempt);
+        this.o.log.warn({ attempt: attempt + 1, retryInMs: delay, manager: this.o.managerUrl }, `cannot read the cluster CA from the manager (${(err as Error).message}); retrying in ${(delay / 1_000).toFixed(1)} s`);
+        await sleep(delay, signal);
+        continue;
       }
-      return false;
-    } finally {
-      void unverified.close().catch(() => undefined);
+      const got = checkClusterCa(pem, expected, this.o.managerUrl);
+      this.caPem = pem;
+      this.swapAgent();
+      this.o.log.info({ fingerprint: got }, 'cluster CA checked against the join token: trusting it from now on');
+      return true;
     }
+    return false;
   }
 
   /** A new key pair, kept here, and its CSR for the manager (at registration and renewal). */

@@ -18,6 +18,7 @@ import { certFingerprint, initClusterCa } from '../../../src/tls/index.js';
 import { createCa, issueKeyAndCert, loadSigningCa } from '../../../src/tls/x509.js';
 import { formatJoinToken, parseJoinToken } from '../../../src/auth/index.js';
 import type { Agent } from 'undici';
+import { runCli } from '../../cli/run-cli.js';
 
 const CERT_TTL_S = 6;
 
@@ -220,5 +221,32 @@ describe('mutual TLS between manager and containers', { timeout: 240_000 }, () =
     assert.doesNotMatch(c.text, /could not renew/);
     // Its own calls to the manager (renewals) kept passing the manager's certificate check.
     assert.ok(c.output.filter((l) => /serving with a certificate from the cluster CA/.test(l)).length >= 3);
+  });
+
+  test('flotilla doctor on an agent host checks the https manager with the join token and is reached back over https', async () => {
+    const env = {
+      CENTRAL_MANAGER_URL: base,
+      REDIS_URL: redis.url,
+      EXTERNAL_IP: '127.0.0.1',
+      FLOTILLA_EXTERNAL_IP_CHECK: 'off',
+      FLOTILLA_BIND_ADDRESS: '127.0.0.1',
+      AGENT_PORT: String(await freePort()),
+      FLOTILLA_TOKEN: admin.authorization!.slice('Bearer '.length),
+    };
+    type Findings = { findings: Array<{ check: string; status: string; summary: string }> };
+    const good = await runCli(['doctor', '--json'], { ...env, FLOTILLA_JOIN_TOKEN: keys.joinToken() });
+    const findings = (JSON.parse(good.stdout) as Findings).findings;
+    const status = (check: string) => findings.find((f) => f.check === check);
+    assert.equal(status('manager.tls')?.status, 'ok', good.stdout);
+    assert.equal(status('manager.reach')?.status, 'ok', good.stdout);
+    assert.equal(status('external_ip.reach_back')?.status, 'ok', good.stdout);
+    assert.match(status('external_ip.reach_back')!.summary, /a temporary \/ping/);
+
+    const parts = parseJoinToken(keys.joinToken())!;
+    const wrong = await runCli(['doctor', '--json'], { ...env, FLOTILLA_JOIN_TOKEN: formatJoinToken('0'.repeat(64), parts.secret) });
+    assert.equal(wrong.code, 1);
+    const tls = (JSON.parse(wrong.stdout) as Findings).findings.find((f) => f.check === 'manager.tls');
+    assert.equal(tls?.status, 'fail');
+    assert.match(tls!.summary, /REFUSING TO JOIN/);
   });
 });
