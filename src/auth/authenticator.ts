@@ -13,11 +13,12 @@ import type { Logger } from '../common/logger.js';
 import type { Access } from '../manager/access.js';
 import { HttpError } from '../manager/errors.js';
 import { AuthFailure } from './errors.js';
-import { identityFingerprint, keyState, type KeyDir, type KeySet } from './key-dir.js';
+import { clusterFingerprint, keyState, type KeyDir, type KeySet } from './key-dir.js';
 import { looksLikeJoinToken, sameJoinToken } from './join-token.js';
 import { FailureLimiter, type FailureLimiterSettings } from './rate-limit.js';
 import { roleAllows } from './roles.js';
 import { CLOCK_TOLERANCE_S, mintToken, publicJwks, verifyToken, type Principal } from './tokens.js';
+import { clusterPeerProblem, peerNames } from '../tls/peer.js';
 
 export const KEY_RELOAD_INTERVAL_MS = 1_000;
 /** How long a container's token lives; it is renewed on heartbeats in its last third. */
@@ -56,6 +57,8 @@ export class ApiAuthenticator {
   private readonly limiter: FailureLimiter;
   private readonly verified = new Map<string, { principal: Principal; kid: string }>();
   readonly containerTokenTtlMs: number;
+  /** TLS on: a container token counts only with that container's client certificate from the cluster CA. */
+  private containerCertificates = false;
 
   constructor(private readonly o: AuthenticatorOptions) {
     this.set = o.keyDir.load();
@@ -82,12 +85,20 @@ export class ApiAuthenticator {
     return this.set;
   }
 
+  /**
+   * From now on a `container` token must come over a connection whose client certificate the
+   * cluster CA issued to that same container (FLOTILLA_TLS=on): a stolen token alone is not enough.
+   */
+  requireContainerCertificates(): void {
+    this.containerCertificates = true;
+  }
+
   jwks(): JSONWebKeySet {
     return publicJwks(this.keys());
   }
 
   fingerprint(): string {
-    return identityFingerprint(this.keys().identity);
+    return clusterFingerprint(this.keys());
   }
 
   issueContainerToken(containerId: string): Promise<{ token: string; expiresAt: Date }> {
@@ -159,10 +170,20 @@ export class ApiAuthenticator {
     if (!roleAllows(principal.role, access)) {
       throw new AuthFailure('forbidden', `role ${principal.role} may not ${req.method} ${req.routeOptions.url ?? req.url} (needs ${access})`);
     }
+    if (principal.role === 'container' && this.containerCertificates) this.checkContainerCertificate(req, principal.cid);
     if (principal.role === 'container' && access === 'container') {
       const id = (req.params as { id?: unknown } | undefined)?.id;
       if (id !== principal.cid) throw new AuthFailure('forbidden', `this token acts for container ${JSON.stringify(principal.cid)} only`);
     }
     return { kind: 'token', principal };
+  }
+
+  private checkContainerCertificate(req: FastifyRequest, cid: string | undefined): void {
+    const problem = clusterPeerProblem(req.raw.socket);
+    if (problem !== null) throw new AuthFailure(problem.code, `a container token needs the container's client certificate: ${problem.message}`);
+    const names = peerNames(req.raw.socket);
+    if (cid === undefined || !names.includes(cid)) {
+      throw new AuthFailure('forbidden', `the client certificate names ${JSON.stringify(names[0] ?? '')}, not container ${JSON.stringify(cid ?? '')}: a container calls with its own certificate`);
+    }
   }
 }

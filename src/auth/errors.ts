@@ -8,7 +8,16 @@ export class KeyDirError extends Error {
   }
 }
 
-export type AuthFailureCode = 'missing_token' | 'invalid_token' | 'token_expired' | 'key_retired' | 'invalid_join_token' | 'forbidden';
+export type AuthFailureCode =
+  | 'missing_token'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'key_retired'
+  | 'invalid_join_token'
+  | 'forbidden'
+  /** TLS on: a container token without a client certificate, or with one the cluster CA did not issue. */
+  | 'client_certificate_required'
+  | 'client_certificate_invalid';
 
 /** A token that proves nothing (401) or a caller who may not (403). */
 export class AuthFailure extends Error {

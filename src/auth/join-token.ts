@@ -1,8 +1,8 @@
 /**
  * Join tokens, in Docker Swarm's shape: `FLTKN-1-<fingerprint>-<secret>`. The fingerprint is the
- * sha256 of the cluster identity's public key (identityFingerprint in key-dir.ts: until a cluster
- * CA exists, the identity key stands where Swarm puts its CA), so a container can tell it has the
- * right cluster's manager; the secret is what admits it. Registration needs the current token;
+ * sha256 of the cluster CA certificate's DER once `flotilla ca init` made one, else of the cluster
+ * identity's public key (clusterFingerprint in key-dir.ts), so a container can tell it has the
+ * right cluster's manager (over https: check the CA before trusting it); the secret admits it. Registration needs the current token;
  * rotating it (`flotilla join-token --rotate`) refuses the old one for new joins only.
  */
 import { timingSafeEqual } from 'node:crypto';

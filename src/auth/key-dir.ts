@@ -7,17 +7,18 @@
  *   signing-<kid>.json  { kid, alg, created_at, max_ttl_ms, rotated_at, retire_at, private_jwk, public_jwk }
  *   identity.json       { created_at, private_jwk, public_jwk }
  *   join-token.json     { token, created_at }
+ *   ca-cert.pem, ca-key.pem   the cluster CA (`flotilla ca init`, optional; ../tls/ca.ts)
  *
  * A signing key signs while `rotated_at` is null (only the newest does); after `keys rotate` it
  * still verifies until `retire_at` (rotation time + its `max_ttl_ms`, so every token it signed has
  * expired by then); after that it is retired and tokens it signed are refused.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate, type JsonWebKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KeyDirError } from './errors.js';
-import { formatJoinToken } from './join-token.js';
+import { formatJoinToken, parseJoinToken } from './join-token.js';
 
 /** Where `flotilla manager` and the key commands look when FLOTILLA_KEY_DIR is not set. */
 export const DEFAULT_KEY_DIR = join(homedir(), '.flotilla', 'keys');
@@ -25,6 +26,8 @@ export const KEY_DIR_ENV = 'FLOTILLA_KEY_DIR';
 /** The longest a token may live, unless `keys rotate --max-ttl` says otherwise. */
 export const DEFAULT_MAX_TOKEN_TTL_MS = 30 * 86_400_000;
 export const SIGNING_ALG = 'EdDSA';
+export const CA_CERT_FILE = 'ca-cert.pem';
+export const CA_KEY_FILE = 'ca-key.pem';
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -52,6 +55,8 @@ export interface KeySet {
   signing: SigningKeyFile[];
   identity: IdentityFile;
   joinToken: string;
+  /** The cluster CA's certificate (PEM) when `flotilla ca init` made one; its key is read only by the issuer. */
+  caCertPem: string | null;
   /** Changes whenever a file of the directory changes (names, sizes, mtimes). */
   version: string;
 }
@@ -72,6 +77,19 @@ export function activeSigningKey(set: KeySet, nowMs: number = Date.now()): Signi
 export function identityFingerprint(identity: IdentityFile): string {
   const der = createPublicKey({ key: identity.public_jwk, format: 'jwk' }).export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('hex');
+}
+
+/** sha256 of a certificate's DER, hex. */
+export function caFingerprint(certPem: string): string {
+  return createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
+}
+
+/**
+ * The join token's fingerprint: the cluster CA certificate's when one exists (as Swarm does: a
+ * container checks the CA it is handed against it before trusting it), else the identity key's.
+ */
+export function clusterFingerprint(set: Pick<KeySet, 'identity' | 'caCertPem'>): string {
+  return set.caCertPem === null ? identityFingerprint(set.identity) : caFingerprint(set.caCertPem);
 }
 
 function newEd25519(): { private_jwk: JsonWebKey; public_jwk: JsonWebKey } {
@@ -102,10 +120,14 @@ export class KeyDir {
   }
 
   private write(name: string, value: unknown): void {
+    this.writeText(name, JSON.stringify(value, null, 2) + '\n');
+  }
+
+  private writeText(name: string, text: string): void {
     const target = this.file(name);
     const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: FILE_MODE });
+      writeFileSync(tmp, text, { mode: FILE_MODE });
       renameSync(tmp, target);
     } catch (cause) {
       // A read-only mount (a Kubernetes or Swarm secret) that lacks a file: say what to mount.
@@ -164,7 +186,7 @@ export class KeyDir {
    */
   looseFiles(): string[] {
     const ownGid = process.getgid?.();
-    return ['identity.json', 'join-token.json', ...this.signingFiles()]
+    return ['identity.json', 'join-token.json', CA_CERT_FILE, CA_KEY_FILE, ...this.signingFiles()]
       .map((f) => this.file(f))
       .filter((p) => {
         if (!existsSync(p)) return false;
@@ -182,7 +204,7 @@ export class KeyDir {
   version(): string {
     if (!existsSync(this.path)) return 'missing';
     return readdirSync(this.path)
-      .filter((f) => f.endsWith('.json'))
+      .filter((f) => f.endsWith('.json') || f === CA_CERT_FILE || f === CA_KEY_FILE)
       .sort()
       .map((f) => {
         const s = statSync(this.file(f));
@@ -199,7 +221,7 @@ export class KeyDir {
     const signing = this.signingFiles().map((f) => this.read<SigningKeyFile>(f));
     const identity = this.read<IdentityFile>('identity.json');
     const joinToken = this.read<{ token: string }>('join-token.json').token;
-    return { signing, identity, joinToken, version };
+    return { signing, identity, joinToken, caCertPem: this.readCa()?.certPem ?? null, version };
   }
 
   /**
@@ -236,10 +258,46 @@ export class KeyDir {
 
   /** A new join token: new joins need it; containers already joined keep their own tokens. */
   rotateJoinToken(now: Date = new Date()): string {
-    const identity = this.read<IdentityFile>('identity.json');
-    const token = formatJoinToken(identityFingerprint(identity), randomBytes(24).toString('hex'));
+    const token = formatJoinToken(this.currentFingerprint(), randomBytes(24).toString('hex'));
     this.write('join-token.json', { token, created_at: now.toISOString() });
     return token;
+  }
+
+  private currentFingerprint(): string {
+    return clusterFingerprint({ identity: this.read<IdentityFile>('identity.json'), caCertPem: this.readCa()?.certPem ?? null });
+  }
+
+  /**
+   * The join token with its fingerprint part derived again (after `ca init`), its secret kept: a
+   * join token already handed out still admits (its secret is checked whole, so it must be taken
+   * again with the new fingerprint), and nothing else changes.
+   */
+  refingerprintJoinToken(now: Date = new Date()): string {
+    const current = this.read<{ token: string }>('join-token.json').token;
+    const secret = parseJoinToken(current)?.secret ?? randomBytes(24).toString('hex');
+    const token = formatJoinToken(this.currentFingerprint(), secret);
+    if (token !== current) this.write('join-token.json', { token, created_at: now.toISOString() });
+    return token;
+  }
+
+  hasCa(): boolean {
+    return existsSync(this.file(CA_CERT_FILE));
+  }
+
+  /** The cluster CA's certificate and key (PEM), or null when there is none. */
+  readCa(): { certPem: string; keyPem: string } | null {
+    if (!this.hasCa()) return null;
+    try {
+      return { certPem: readFileSync(this.file(CA_CERT_FILE), 'utf8'), keyPem: readFileSync(this.file(CA_KEY_FILE), 'utf8') };
+    } catch (cause) {
+      throw new KeyDirError(`cannot read the cluster CA in ${this.path}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /** Writes the CA: the key first, so a reader that sees the certificate finds its key too. */
+  writeCa(certPem: string, keyPem: string): void {
+    this.writeText(CA_KEY_FILE, keyPem);
+    this.writeText(CA_CERT_FILE, certPem);
   }
 }
 

@@ -4,8 +4,11 @@
  * as-is. Failures end with one line on stderr and the exit codes of ./errors.ts.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Agent } from 'undici';
 import { ApiClient, type ApiClientOptions } from '../client/api-client.js';
-import { envString, envUrl, type Env } from '../common/env.js';
+import { ConfigError, envString, envUrl, type Env } from '../common/env.js';
+import { CA_FILE_ENV } from '../tls/config.js';
 import { EventsQuery } from '../protocol/api.js';
 import { InvalidNameError, isSafeName } from '../protocol/names.js';
 import { DEFAULT_CLUSTER_PORT } from '../protocol/paths.js';
@@ -24,14 +27,32 @@ const MAX_EVENTS_LIMIT = EventsQuery.properties.limit.maximum ?? Number.MAX_SAFE
 export interface ConnectionFlags {
   url?: string;
   token?: string;
+  caFile?: string;
   json?: boolean;
 }
 
-/** Flags win over the environment, which wins over the default. */
+/**
+ * The trust for an https manager: the cluster CA certificate (the key directory's ca-cert.pem),
+ * or whatever signed a bring-your-own certificate. Only this CA is trusted for that manager.
+ */
+function caDispatcher(path: string): Agent {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`--ca-file / ${CA_FILE_ENV} ${path}: cannot read it (${(cause as Error).message})`, { cause });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`--ca-file / ${CA_FILE_ENV} ${path}: not a PEM certificate`);
+  return new Agent({ connect: { ca: pem } });
+}
+
+/** Flags win over the environment, which wins over the default. The one place the CLI's connection is built. */
 export function resolveConnection(flags: ConnectionFlags, env: Env): ApiClientOptions & { token?: string | undefined } {
+  const caFile = flags.caFile ?? envString(env, CA_FILE_ENV);
   return {
     baseUrl: flags.url ?? envUrl(env, MANAGER_URL_ENV) ?? DEFAULT_MANAGER_URL,
     token: flags.token ?? envString(env, TOKEN_ENV),
+    ...(caFile === undefined ? {} : { dispatcher: caDispatcher(caFile) }),
   };
 }
 
@@ -70,6 +91,7 @@ export function withConnectionOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', `manager API URL (default: $${MANAGER_URL_ENV}, else ${DEFAULT_MANAGER_URL})`, parseUrlFlag)
     .option('--token <token>', `API bearer token (default: $${TOKEN_ENV})`)
+    .option('--ca-file <file>', `the cluster CA certificate (PEM) to trust for an https manager (default: $${CA_FILE_ENV})`)
     .option('--json', "print the API's JSON answer as-is");
 }
 

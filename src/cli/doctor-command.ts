@@ -3,6 +3,7 @@
  * checks what a multi-host rollout needs and says what to do about each problem. Exit 0 when
  * nothing failed (warnings allowed), 1 when a check failed, 2 on a usage error.
  */
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { envString, type Env } from '../common/env.js';
 import { DEFAULT_AGENT_PORT } from '../protocol/paths.js';
@@ -80,8 +81,22 @@ export function registerDoctorCommand(program: Command): void {
         token: envString(env, 'FLOTILLA_TOKEN'),
         externalIpCheck: externalIpCheck(env),
         timeoutMs: flags.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        ...caOf(env),
+        ...(envString(env, 'FLOTILLA_JOIN_TOKEN') === undefined ? {} : { joinToken: envString(env, 'FLOTILLA_JOIN_TOKEN')! }),
       });
       console.log(flags.json === true ? JSON.stringify({ findings, ok: !findings.some((f) => f.status === 'fail') }, null, 2) : renderFindings(findings));
       if (findings.some((f) => f.status === 'fail')) process.exitCode = 1;
     });
+}
+
+/** The CA an https manager is trusted with: FLOTILLA_CA_FILE (as the CLI), else the container's FLOTILLA_TLS_CA. */
+function caOf(env: NodeJS.ProcessEnv): { caPem?: string } {
+  const file = envString(env, 'FLOTILLA_CA_FILE') ?? envString(env, 'FLOTILLA_TLS_CA');
+  if (file === undefined) return {};
+  try {
+    return { caPem: readFileSync(file, 'utf8') };
+  } catch {
+    // Unreadable: the TLS check then says there is no CA to trust the manager with.
+    return {};
+  }
 }

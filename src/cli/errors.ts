@@ -33,7 +33,28 @@ export interface FailureContext {
 }
 
 /** The one-line message and exit code for an expected error; undefined for a bug (rethrow it). */
+/** What undici (node's TLS) says when the server's certificate is not one we trust. */
+const UNTRUSTED_CERT_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 export function describeFailure(err: unknown, context: FailureContext = {}): Failure | undefined {
+  const tlsCode = err instanceof ManagerUnreachableError ? (err.cause as { code?: string } | undefined)?.code : undefined;
+  if (err instanceof ManagerUnreachableError && tlsCode !== undefined && UNTRUSTED_CERT_CODES.has(tlsCode)) {
+    return {
+      exitCode: EXIT_UNREACHABLE,
+      message:
+        `error: the manager at ${err.url} has a TLS certificate this command does not trust (${tlsCode}). ` +
+        "Pass the cluster CA certificate with --ca-file or FLOTILLA_CA_FILE (ca-cert.pem in the manager's key directory, or the CA of FLOTILLA_TLS_CA).",
+    };
+  }
   if (err instanceof ManagerUnreachableError) {
     return {
       exitCode: EXIT_UNREACHABLE,

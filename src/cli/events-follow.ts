@@ -57,6 +57,7 @@ export async function followEventsCommand(connection: ApiClientOptions & { token
     await followEvents({
       baseUrl: connection.baseUrl,
       ...(connection.token === undefined ? {} : { token: connection.token }),
+      ...(connection.dispatcher === undefined || typeof connection.dispatcher === 'function' ? {} : { dispatcher: connection.dispatcher }),
       signal: controller.signal,
       onConnect: () => {
         if (!headerShown) console.log(eventHeader());

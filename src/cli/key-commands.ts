@@ -1,13 +1,13 @@
 /**
  * The commands that work on the manager's key directory itself (FLOTILLA_KEY_DIR or --key-dir), on
- * the manager's host: `token create`, `keys rotate|list|retire`, `join-token [--rotate]`. They
+ * the manager's host: `token create`, `keys rotate|list|retire`, `join-token [--rotate]`, `ca init`. They
  * need no running manager (the first admin token comes from here); a running manager sees the
  * change within a second (it re-reads the directory when its files change).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 // Not ../auth/index.js: that loads jose and the manager's hook for every CLI command; tokens.js
 // (jose) is imported only by `token create`.
-import { DEFAULT_KEY_DIR, DEFAULT_MAX_TOKEN_TTL_MS, identityFingerprint, KEY_DIR_ENV, KeyDir, keyState } from '../auth/key-dir.js';
+import { DEFAULT_KEY_DIR, DEFAULT_MAX_TOKEN_TTL_MS, clusterFingerprint, KEY_DIR_ENV, KeyDir, keyState } from '../auth/key-dir.js';
 import { formatDuration, InvalidDurationError, parseDuration } from '../auth/duration.js';
 import { KeyDirError } from '../auth/errors.js';
 import { isRole, ROLES, type Role } from '../auth/roles.js';
@@ -88,7 +88,7 @@ export function registerKeyCommands(program: Command): void {
   withKeyDir(keys.command('init').description('create the key directory (the manager does this on its first start)')).action((flags: KeyDirFlags) =>
     run(flags, async (dir) => {
       const created = dir.init();
-      const fingerprint = identityFingerprint(dir.load().identity);
+      const fingerprint = clusterFingerprint(dir.load());
       return { json: { key_dir: dir.path, created, fingerprint }, human: created ? `created the cluster keys in ${dir.path}` : `${dir.path} already holds the cluster keys` };
     }),
   );
@@ -97,7 +97,7 @@ export function registerKeyCommands(program: Command): void {
       const set = dir.load();
       const rows = set.signing.map((k) => ({ kid: k.kid, state: keyState(k), created_at: k.created_at, retire_at: k.retire_at, max_ttl: formatDuration(k.max_ttl_ms) }));
       const human = ['KID                       STATE        CREATED                   RETIRES', ...rows.map((r) => `${r.kid.padEnd(25)} ${r.state.padEnd(12)} ${r.created_at.padEnd(25)} ${r.retire_at ?? '-'}`)].join('\n');
-      return { json: { keys: rows, fingerprint: identityFingerprint(set.identity) }, human };
+      return { json: { keys: rows, fingerprint: clusterFingerprint(set) }, human };
     }),
   );
   withKeyDir(keys.command('rotate').description('add a new signing key; the old one verifies until its tokens expire, then retires'))
@@ -125,6 +125,24 @@ export function registerKeyCommands(program: Command): void {
       run(flags, async (dir) => {
         const joinToken = flags.rotate === true ? dir.rotateJoinToken() : dir.load().joinToken;
         return { json: { join_token: joinToken, rotated: flags.rotate === true }, human: joinToken };
+      }),
+    );
+
+  const ca = program.command('ca').description("the cluster CA that issues the containers' TLS certificates");
+  withKeyDir(ca.command('init').description('create the cluster CA in the key directory (the join token then carries its fingerprint)'))
+    .option('--force', 'replace an existing CA (every certificate it issued stops being trusted)')
+    .action((flags: KeyDirFlags & { force?: boolean }) =>
+      run(flags, async (dir) => {
+        // Loaded only here: the X.509 writer is not needed by any other CLI command.
+        const { initClusterCa } = await import('../tls/ca.js');
+        const made = await initClusterCa(dir, { force: flags.force === true });
+        const human = [
+          `${made.replaced ? 'replaced' : 'created'} the cluster CA in ${dir.path} (${made.certFile})`,
+          `fingerprint ${made.fingerprint}`,
+          'the join token now carries this fingerprint (same secret): give containers the new one (flotilla join-token)',
+          'restart the manager with FLOTILLA_TLS=on to serve HTTPS',
+        ].join('\n');
+        return { json: { key_dir: dir.path, ca_cert_file: made.certFile, fingerprint: made.fingerprint, not_after: made.notAfter, join_token: made.joinToken, replaced: made.replaced }, human };
       }),
     );
 }

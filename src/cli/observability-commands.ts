@@ -113,6 +113,7 @@ async function followLogs(flags: LogsFlags, filter: LogsFilter): Promise<void> {
     await followStream<LogEntryView>(logsPath({ ...filter, follow: true }), {
       baseUrl: connection.baseUrl,
       ...(connection.token === undefined ? {} : { token: connection.token }),
+      ...(connection.dispatcher === undefined || typeof connection.dispatcher === 'function' ? {} : { dispatcher: connection.dispatcher }),
       signal: controller.signal,
       onEvent: (e) => console.log(flags.json === true ? JSON.stringify(e) : logLine(e)),
       onReconnect: (delayMs, reason) => console.error(`log stream interrupted (${reason}); reconnecting in ${(delayMs / 1_000).toFixed(1)}s`),

@@ -3,8 +3,10 @@
  * CLI and the tests. Errors are ApiError (the manager answered 4xx/5xx, with its JSON error) or
  * ManagerUnreachableError (no answer: refused, timed out, DNS).
  */
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type {
+  CertificateResponse,
+  ClusterCaResponse,
   ClusterStatus,
   ContainerActionResponse,
   ContainerList,
@@ -82,17 +84,29 @@ export interface ApiClientOptions {
   /** A bearer token, or a function read on every call (a container swaps its join token for its own token). */
   token?: string | (() => string | undefined);
   timeoutMs?: number;
+  /**
+   * The connection pool to use: an https manager's CA and, for a container, its client
+   * certificate. A function is read on every call (a container replaces it when it renews).
+   */
+  dispatcher?: Dispatcher | (() => Dispatcher | undefined);
 }
 
 export class ApiClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly token: string | (() => string | undefined) | undefined;
+  private readonly dispatcherOf: ApiClientOptions['dispatcher'];
 
   constructor(opts: ApiClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.token = opts.token;
+    this.dispatcherOf = opts.dispatcher;
+  }
+
+  /** The pool for the next call (undefined: undici's global one). */
+  get dispatcher(): Dispatcher | undefined {
+    return typeof this.dispatcherOf === 'function' ? this.dispatcherOf() : this.dispatcherOf;
   }
 
   async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs: number = this.timeoutMs): Promise<T> {
@@ -102,8 +116,10 @@ export class ApiClient {
     const token = typeof this.token === 'function' ? this.token() : this.token;
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     let res;
+    const dispatcher = this.dispatcher;
     try {
       res = await request(url, {
+        ...(dispatcher === undefined ? {} : { dispatcher }),
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -136,6 +152,12 @@ export class ApiClient {
   }
   register(body: RegisterBody): Promise<RegisterResponse> {
     return this.call('POST', PATHS.register, body);
+  }
+  renewCertificate(id: string, csr: string): Promise<CertificateResponse> {
+    return this.call('POST', PATHS.containerAction(id, 'certificate'), { csr });
+  }
+  clusterCa(): Promise<ClusterCaResponse> {
+    return this.call('GET', PATHS.clusterCa);
   }
   heartbeat(id: string, epoch: number): Promise<HeartbeatResponse> {
     return this.call('POST', PATHS.containerAction(id, 'heartbeat'), { epoch });

@@ -3,7 +3,7 @@
  * and a follower that reconnects with `Last-Event-ID` after a disconnect, with backoff, so no
  * event is missed or repeated. Used by `flotilla events -f` and the tests.
  */
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type { EventView } from '../protocol/api.js';
 import { PATHS } from '../protocol/paths.js';
 import { ApiError, ManagerUnreachableError } from './api-client.js';
@@ -24,6 +24,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export interface FollowOptions<T = EventView> {
   baseUrl: string;
   token?: string;
+  /** An https manager's CA (the CLI's --ca-file). */
+  dispatcher?: Dispatcher;
   /** Start after this event id; else from now. */
   after?: string;
   signal: AbortSignal;
@@ -105,6 +107,7 @@ export async function followStream<T>(path: string, opts: FollowOptions<T>): Pro
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
     if (lastId !== undefined) headers['last-event-id'] = lastId;
     const res = await request(`${baseUrl}${path}`, {
+      ...(opts.dispatcher === undefined ? {} : { dispatcher: opts.dispatcher }),
       method: 'GET',
       headers,
       headersTimeout: CONNECT_TIMEOUT_MS,

@@ -6,6 +6,8 @@ import { isSafeName } from '../protocol/names.js';
 import type { Resources } from '../protocol/container.js';
 import { DEFAULT_LATENCY_INTERVAL_MS, LATENCY_INTERVAL_MIN_MS } from '../observability/latency-probe.js';
 import { JOIN_TOKEN_PREFIX, parseJoinToken } from '../auth/join-token.js';
+import { ownCertificatesFromEnv, TLS_CA_ENV, TLS_CERT_ENV, type OwnCertificates } from '../tls/config.js';
+import { readFileSync } from 'node:fs';
 
 export const JOIN_TOKEN_ENV = 'FLOTILLA_JOIN_TOKEN';
 
@@ -42,6 +44,32 @@ export interface ContainerConfig {
   logShipping: boolean;
   /** Measure round trips to Redis, the manager and peers this often (FLOTILLA_LATENCY_INTERVAL_MS; 0 = off). */
   latencyIntervalMs: number;
+  /** Mutual TLS: on when CENTRAL_MANAGER_URL is https:// (../tls/container-tls.ts). */
+  tls: ContainerTlsConfig | null;
+}
+
+export interface ContainerTlsConfig {
+  /** FLOTILLA_TLS_CERT/KEY/CA: the operator's certificate for this container (no CSR, no renewal). */
+  own: OwnCertificates | null;
+  /** FLOTILLA_TLS_CA alone: the cluster CA to trust, instead of fetching it and checking it against the join token. */
+  pinnedCaPem: string | null;
+}
+
+function tlsConfigFromEnv(env: Env, managerUrl: string): ContainerTlsConfig | null {
+  const own = ownCertificatesFromEnv(env);
+  const https = managerUrl.startsWith('https:');
+  if (!https) {
+    if (own !== null) throw new ConfigError(`${TLS_CERT_ENV} and the other FLOTILLA_TLS_* files are set but CENTRAL_MANAGER_URL is not https://: use https:// for a manager with TLS on`);
+    return null;
+  }
+  if (own !== null) return { own, pinnedCaPem: null };
+  const caFile = envString(env, TLS_CA_ENV);
+  if (caFile === undefined) return { own: null, pinnedCaPem: null };
+  try {
+    return { own: null, pinnedCaPem: readFileSync(caFile, 'utf8') };
+  } catch (cause) {
+    throw new ConfigError(`${TLS_CA_ENV}=${caFile}: cannot read it (${(cause as Error).message})`, { cause });
+  }
 }
 
 /** The first non-internal IPv4 address of this host, for when EXTERNAL_IP is not set. */
@@ -116,5 +144,6 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     metrics: envBool(env, 'FLOTILLA_METRICS', true),
     logShipping: envBool(env, 'FLOTILLA_LOG_SHIPPING', true),
     latencyIntervalMs: latencyInterval(env),
+    tls: tlsConfigFromEnv(env, managerUrl),
   };
 }

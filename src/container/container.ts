@@ -16,6 +16,8 @@ import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lea
 import { buildContainerServer, type ContainerStatusView } from './server.js';
 import { ContainerMetrics, LatencyProbe } from '../observability/index.js';
 import type { Tracing } from '../observability/tracing.js';
+import type { Server as HttpsServer } from 'node:https';
+import { ContainerTls, ContainerTlsError } from '../tls/container-tls.js';
 
 export class DuplicateNameError extends Error {
   override readonly name = 'DuplicateNameError';
@@ -62,15 +64,19 @@ export class AgentContainer {
   readonly metrics: ContainerMetrics | null;
   /** Times round trips to Redis, the manager and peers; null without a store or when turned off. */
   private readonly latency: LatencyProbe | null;
+  /** Mutual TLS (an https manager URL): made in start(), since making a key pair is asynchronous. */
+  private tlsState: ContainerTls | null = null;
   /** Set when joining failed for good (e.g. the manager refused the registration). */
   fatal: Error | null = null;
   onFatal: ((err: Error) => void) | null = null;
 
   constructor(private readonly o: AgentContainerOptions) {
     this.credentials = new ContainerCredentials(o.config.joinToken, o.config.token);
-    this.client = new ApiClient({ baseUrl: o.config.managerUrl, token: this.credentials.current });
+    // Read on every call: the pool changes when the CA is checked and at each certificate renewal.
+    const dispatcher = () => this.tlsState?.dispatcher();
+    this.client = new ApiClient({ baseUrl: o.config.managerUrl, token: this.credentials.current, dispatcher });
     // Heartbeats time out within one interval, so a slow manager cannot pile them up.
-    const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, token: this.credentials.current });
+    const heartbeatClient = new ApiClient({ baseUrl: o.config.managerUrl, timeoutMs: o.config.leaseIntervalMs, token: this.credentials.current, dispatcher });
     this.renewer = o.store !== undefined ? storeRenewer(o.store) : httpRenewer(heartbeatClient, {
             onToken: (token, expiresAt) => this.credentials.accept(token, expiresAt),
             onUnauthorized: () => this.credentials.forget(),
@@ -96,7 +102,14 @@ export class AgentContainer {
     this.latency =
       o.store === undefined || o.config.latencyIntervalMs === 0
         ? null
-        : new LatencyProbe({ selfId: o.config.name, store: o.store, managerUrl: o.config.managerUrl, intervalMs: o.config.latencyIntervalMs, log: o.log });
+        : new LatencyProbe({
+            selfId: o.config.name,
+            store: o.store,
+            managerUrl: o.config.managerUrl,
+            intervalMs: o.config.latencyIntervalMs,
+            log: o.log,
+            ...(o.config.tls === null ? {} : { dispatcher }),
+          });
   }
 
   get id(): string {
@@ -114,15 +127,31 @@ export class AgentContainer {
   get ready(): boolean {
     return this.lifecycle === 'active';
   }
+  /** The TLS side (null over plain HTTP): its certificate history, for status and tests. */
+  get tls(): ContainerTls | null {
+    return this.tlsState;
+  }
 
   /** Listens, then starts joining in the background; `joined()` resolves once registered. */
   async start(): Promise<void> {
     const { config, log } = this.o;
-    this.server = buildContainerServer(this, log, this.metrics ?? undefined);
+    if (config.tls !== null) {
+      this.tlsState = await ContainerTls.create({
+        managerUrl: config.managerUrl,
+        containerId: config.name,
+        hostAddress: config.externalIp,
+        joinToken: config.joinToken,
+        own: config.tls.own,
+        pinnedCaPem: config.tls.pinnedCaPem,
+        log,
+      });
+    }
+    this.server = buildContainerServer(this, log, this.metrics ?? undefined, this.tlsState?.httpsOptions());
     await this.server.listen({ port: config.port, host: config.bindAddress });
+    if (this.tlsState !== null) this.tlsState.attach(this.server.server as unknown as HttpsServer);
     const address = this.server.server.address();
     this.boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
-    log.info({ port: this.boundPort, externalIp: config.externalIp, lease: this.renewer.via }, `container ${config.name} listening on ${config.bindAddress}:${this.boundPort}`);
+    log.info({ port: this.boundPort, externalIp: config.externalIp, lease: this.renewer.via, tls: this.tlsState !== null }, `container ${config.name} listening on ${this.tlsState === null ? 'http' : 'https'}://${config.bindAddress}:${this.boundPort}`);
     this.rejoin();
   }
 
@@ -189,9 +218,18 @@ export class AgentContainer {
     this.lifecycle = 'joining';
     this.epoch = null;
     this.joining = (async () => {
-      const res = await joinCluster(this.client, this.registration(), this.o.log, this.stopping.signal);
+      const tls = this.tlsState;
+      // Over https: the cluster CA first, checked against the join token, before anything is sent.
+      if (tls !== null && !(await tls.ensureCa(this.stopping.signal))) return;
+      const csr = tls === null || tls.ownCertificates ? undefined : await tls.newCsr();
+      const res = await joinCluster(this.client, { ...this.registration(), ...(csr === undefined ? {} : { csr }) }, this.o.log, this.stopping.signal);
       if (res === null || this.stopping.signal.aborted) return;
       this.credentials.checkFingerprint(res.cluster_fingerprint, this.o.config.managerUrl);
+      if (tls !== null && csr !== undefined) {
+        if (res.certificate === undefined || res.ca_certificate === undefined) throw new ContainerTlsError(`the manager at ${this.o.config.managerUrl} registered us but issued no certificate`);
+        tls.accept(res.certificate, res.ca_certificate);
+        tls.startRenewal(async (next) => this.client.renewCertificate(res.container_id, next));
+      }
       this.credentials.accept(res.token, res.token_expires_at);
       this.scheduleTokenRefresh(res.container_id);
       this.epoch = res.epoch;
@@ -299,6 +337,7 @@ export class AgentContainer {
     await this.keeper?.stop();
     if (wasActive && this.epoch !== null) await this.deregister(this.epoch);
     await this.server?.close();
+    await this.tlsState?.stop();
     this.lifecycle = 'stopped';
   }
 

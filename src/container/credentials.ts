@@ -63,8 +63,8 @@ export class ContainerCredentials {
 
   /**
    * The manager's cluster fingerprint against the one in the join token. This catches a container
-   * pointed at the wrong cluster's manager; it is not a cryptographic proof until mutual TLS with
-   * the cluster CA exists (docs/security.md).
+   * pointed at the wrong cluster's manager; over plain HTTP it is no cryptographic proof. Over
+   * https the CA itself is checked first (../tls/container-tls.ts), which is (docs/security.md §3).
    */
   checkFingerprint(managerFingerprint: string | undefined, managerUrl: string): void {
     const expected = this.joinToken === undefined ? undefined : parseJoinToken(this.joinToken)?.fingerprint;

@@ -4,6 +4,8 @@ import type { Logger } from '../common/logger.js';
 import { quietRequests } from '../common/http-logging.js';
 import { VERSION } from '../common/version.js';
 import { metricsRoutes, type MetricsSource } from '../observability/index.js';
+import type { ServerOptions as HttpsOptions } from 'node:https';
+import { clusterPeerProblem } from '../tls/peer.js';
 
 export interface ContainerStatusView {
   container_id: string;
@@ -26,9 +28,29 @@ export interface ContainerStatusSource {
   status(): ContainerStatusView;
 }
 
-/** `metrics`: served at GET /metrics; absent (FLOTILLA_METRICS=off): no such route. */
-export function buildContainerServer(view: ContainerStatusSource, log: Logger, metrics?: MetricsSource): FastifyInstance {
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: quietRequests(), bodyLimit: 1_048_576 });
+/** Open to any client: liveness probes (load balancers, orchestrators) have no cluster certificate. */
+const OPEN_PATHS = new Set(['/health']);
+
+/**
+ * `metrics`: served at GET /metrics; absent (FLOTILLA_METRICS=off): no such route. `https`: serve
+ * HTTPS and answer only clients with a certificate from the cluster CA (the manager, peers),
+ * except on /health.
+ */
+export function buildContainerServer(view: ContainerStatusSource, log: Logger, metrics?: MetricsSource, https?: HttpsOptions): FastifyInstance {
+  const app = Fastify({
+    // Typed as the plain HTTP instance (spread as `object`); the check below reads the TLS socket.
+    ...((https === undefined ? {} : { https }) as object),
+    loggerInstance: log as FastifyBaseLogger,
+    logController: quietRequests(),
+    bodyLimit: 1_048_576,
+  });
+  if (https !== undefined) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (OPEN_PATHS.has(req.url.split('?')[0] ?? '')) return;
+      const problem = clusterPeerProblem(req.raw.socket);
+      if (problem !== null) return reply.code(401).send({ error: problem.code, message: problem.message, status_code: 401 });
+    });
+  }
   app.get('/health', async () => ({ status: 'healthy', timestamp: new Date().toISOString(), version: VERSION, container_id: view.id }));
   app.get('/ready', async (_req, reply) => {
     const s = view.status();

@@ -8,10 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
+import { parseJoinToken } from '../auth/join-token.js';
 import { ApiClient, ApiError } from '../client/api-client.js';
 import { assertLocalAddress, describeNetworkError } from '../common/network.js';
 import { VERSION } from '../common/version.js';
@@ -34,6 +36,35 @@ export interface DoctorInput {
   /** `off`: NAT or a load balancer in front, EXTERNAL_IP is not expected to be local. */
   externalIpCheck: 'on' | 'off' | 'auto';
   timeoutMs: number;
+  /** An https manager: the CA to trust (FLOTILLA_CA_FILE or FLOTILLA_TLS_CA, read)... */
+  caPem?: string;
+  /** ...or the join token, whose fingerprint checks the CA the manager sends (as a container does). */
+  joinToken?: string;
+  /** Set by runDoctor for an https manager once its CA is trusted: the checks call through it. */
+  dispatcher?: Dispatcher;
+}
+
+const isHttps = (url: string | undefined): boolean => url?.startsWith('https:') === true;
+
+/**
+ * The trust for an https manager, as the container would have it: the CA file if given, else the
+ * CA the manager sends, checked against the join token's fingerprint. A finding when neither works.
+ */
+export async function checkManagerTls(input: DoctorInput): Promise<{ dispatcher: Dispatcher; finding: Finding } | { dispatcher: null; finding: Finding }> {
+  const url = input.managerUrl ?? '';
+  if (input.caPem !== undefined) return { dispatcher: new Agent({ connect: { ca: input.caPem } }), finding: ok('manager.tls', 'https: trusting the CA file given (FLOTILLA_CA_FILE / FLOTILLA_TLS_CA)') };
+  const expected = input.joinToken === undefined ? undefined : parseJoinToken(input.joinToken)?.fingerprint;
+  if (expected === undefined) {
+    return { dispatcher: null, finding: fail('manager.tls', `${url} is https, and there is no CA to trust it with`, 'set FLOTILLA_JOIN_TOKEN (its fingerprint checks the cluster CA) or FLOTILLA_CA_FILE (the ca-cert.pem of the manager\'s key directory)') };
+  }
+  const { checkClusterCa, fetchClusterCa } = await import('../tls/container-tls.js');
+  try {
+    const pem = await fetchClusterCa(url, undefined, input.timeoutMs);
+    checkClusterCa(pem, expected, url);
+    return { dispatcher: new Agent({ connect: { ca: pem } }), finding: ok('manager.tls', "https: the manager's cluster CA matches the join token's fingerprint") };
+  } catch (err) {
+    return { dispatcher: null, finding: fail('manager.tls', (err as Error).message, 'check CENTRAL_MANAGER_URL and FLOTILLA_JOIN_TOKEN (`flotilla join-token` on the manager)') };
+  }
 }
 
 const ms = (v: number): string => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`;
@@ -145,7 +176,7 @@ export async function checkManager(input: DoctorInput): Promise<Finding[]> {
   let body: { status?: unknown; version?: unknown; timestamp?: unknown };
   let status: number;
   try {
-    const res = await request(url, { signal: AbortSignal.timeout(input.timeoutMs), headersTimeout: input.timeoutMs, bodyTimeout: input.timeoutMs });
+    const res = await request(url, { ...(input.dispatcher === undefined ? {} : { dispatcher: input.dispatcher }), signal: AbortSignal.timeout(input.timeoutMs), headersTimeout: input.timeoutMs, bodyTimeout: input.timeoutMs });
     status = res.statusCode;
     body = (await res.body.json().catch(() => ({}))) as typeof body;
   } catch (err) {
@@ -188,12 +219,24 @@ export async function checkManager(input: DoctorInput): Promise<Finding[]> {
   return findings;
 }
 
-/** A /ping answering with a nonce, for the manager to find while the container is not running. */
-async function tempPing(host: string, port: number, nonce: string): Promise<Server | null> {
-  const server = createServer((req, res) => {
+/**
+ * A /ping answering with a nonce, for the manager to find while the container is not running;
+ * over https (a self-signed stand-in: the manager's probe reports reachability, not trust) when
+ * the manager is https, since a manager with TLS on probes with https.
+ */
+async function tempPing(host: string, port: number, nonce: string, https: boolean): Promise<Server | null> {
+  const handler = (req: { url?: string | undefined }, res: { writeHead: (s: number, h: Record<string, string>) => { end: (b: string) => void } }) => {
     const body = req.url?.split('?')[0] === '/ping' ? JSON.stringify({ pong: true, doctor: true, nonce }) : '{"error":"not_found"}';
     res.writeHead(req.url?.split('?')[0] === '/ping' ? 200 : 404, { 'content-type': 'application/json' }).end(body);
-  });
+  };
+  let server: Server;
+  if (https) {
+    const { selfSigned } = await import('../tls/x509.js');
+    const standIn = await selfSigned('flotilla-doctor');
+    server = createHttpsServer({ key: standIn.keyPem, cert: standIn.certPem }, handler) as unknown as Server;
+  } else {
+    server = createServer(handler);
+  }
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(null) : reject(err)));
     server.listen(port, host, () => resolve(server));
@@ -228,14 +271,19 @@ export async function checkExternalIp(input: DoctorInput, managerReachable: bool
   const nonce = randomBytes(12).toString('hex');
   let server: Server | null;
   try {
-    server = await tempPing(input.bindAddress, input.agentPort, nonce);
+    server = await tempPing(input.bindAddress, input.agentPort, nonce, isHttps(input.managerUrl));
   } catch (err) {
     findings.push(skip('external_ip.reach_back', `skipped: could not listen on ${input.bindAddress}:${input.agentPort} for the check: ${(err as Error).message}`));
     return findings;
   }
   const where = `${ip}:${input.agentPort}`;
   try {
-    const client = new ApiClient({ baseUrl: input.managerUrl, timeoutMs: input.timeoutMs + 2_000, ...(input.token === undefined ? {} : { token: input.token }) });
+    const client = new ApiClient({
+      baseUrl: input.managerUrl,
+      timeoutMs: input.timeoutMs + 2_000,
+      ...(input.token === undefined ? {} : { token: input.token }),
+      ...(input.dispatcher === undefined ? {} : { dispatcher: input.dispatcher }),
+    });
     let probe: ProbeResult;
     try {
       probe = await client.probe(ip, input.agentPort);
@@ -278,8 +326,18 @@ export async function checkExternalIp(input: DoctorInput, managerReachable: bool
 
 /** Every check, in order. */
 export async function runDoctor(input: DoctorInput): Promise<Finding[]> {
-  const [redis, manager] = await Promise.all([checkRedis(input), checkManager(input)]);
-  const managerReachable = manager.some((f) => f.check === 'manager.reach' && f.status !== 'fail');
-  const external = await checkExternalIp(input, managerReachable);
-  return [...redis, ...manager, ...external];
+  const tls = isHttps(input.managerUrl) ? await checkManagerTls(input) : null;
+  if (tls?.dispatcher === null) {
+    const redis = await checkRedis(input);
+    return [...redis, tls.finding, skip('manager.reach', 'skipped: the manager\'s TLS is not trusted'), skip('clock.manager', 'skipped: the manager\'s TLS is not trusted'), skip('external_ip.reach_back', 'skipped: the manager\'s TLS is not trusted')];
+  }
+  const checked: DoctorInput = tls === null ? input : { ...input, dispatcher: tls.dispatcher };
+  try {
+    const [redis, manager] = await Promise.all([checkRedis(checked), checkManager(checked)]);
+    const managerReachable = manager.some((f) => f.check === 'manager.reach' && f.status !== 'fail');
+    const external = await checkExternalIp(checked, managerReachable);
+    return [...redis, ...(tls === null ? [] : [tls.finding]), ...manager, ...external];
+  } finally {
+    await (tls?.dispatcher as Agent | undefined)?.close();
+  }
 }

@@ -34,6 +34,9 @@ import { observabilityRoutes } from './routes/observability.js';
 import { LogFollowers } from './log-follow.js';
 import { NO_TRACING, type Tracing } from '../observability/tracing.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { certificateRoutes } from './routes/certificates.js';
+import type { ServerOptions as HttpsOptions } from 'node:https';
+import type { CertificateIssuer, ManagerTls } from '../tls/index.js';
 
 export class MissingAccessError extends Error {
   override readonly name = 'MissingAccessError';
@@ -42,7 +45,11 @@ export class MissingAccessError extends Error {
   }
 }
 
-export interface ManagerAppOptions extends Omit<ManagerContext, 'view' | 'auth' | 'tracing'> {
+export interface ManagerAppOptions extends Omit<ManagerContext, 'view' | 'auth' | 'tracing' | 'certificates' | 'tls'> {
+  /** Signs containers' CSRs (the key directory's cluster CA); absent: a CSR gets 409. */
+  certificates?: CertificateIssuer;
+  /** FLOTILLA_TLS=on: serve HTTPS with these options (../tls/manager-tls.ts). */
+  tls?: ManagerTls;
   /** Spans for API messages; none when not given. */
   tracing?: Tracing;
   /** The cache of cluster reads; a new one when not given. */
@@ -87,7 +94,10 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 export const MAX_PARAM_LENGTH = 256;
 
 export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyInstance> {
+  const https: HttpsOptions | undefined = opts.tls?.httpsOptions();
   const app = Fastify({
+    // Typed as the plain HTTP instance (spread as `object`): the routes do not care which; the TLS checks read the socket.
+    ...((https === undefined ? {} : { https }) as object),
     loggerInstance: opts.log as FastifyBaseLogger,
     bodyLimit: opts.config.maxBodyBytes,
     // Headers are bounded by node's http parser (16 KiB); ids are bounded by the schemas.
@@ -118,7 +128,16 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
     for (const method of [route.method].flat()) table.push({ method: String(method), url: route.url, access: route.config.access });
   });
   const auth = opts.auth ?? null;
-  const ctx: ManagerContext = { store: opts.store, config: opts.config, log: opts.log, view: opts.view ?? new ClusterView(opts.store), auth, tracing: opts.tracing ?? NO_TRACING };
+  const ctx: ManagerContext = {
+    store: opts.store,
+    config: opts.config,
+    log: opts.log,
+    view: opts.view ?? new ClusterView(opts.store),
+    auth,
+    tracing: opts.tracing ?? NO_TRACING,
+    certificates: opts.certificates ?? null,
+    tls: opts.tls ?? null,
+  };
   if (auth !== null) {
     app.decorateRequest('caller', null);
     app.addHook('onRequest', auth.hook);
@@ -145,6 +164,7 @@ export async function buildManagerApp(opts: ManagerAppOptions): Promise<FastifyI
     app.addHook('preClose', () => hub.close());
     await api.register(eventStreamRoutes, { hub });
     await api.register(containerRoutes, ctx);
+    await api.register(certificateRoutes, ctx);
     await api.register(agentRoutes, ctx);
     await api.register(clusterActionRoutes, ctx);
     const messaging = createMessagingContext(ctx, opts.messaging);

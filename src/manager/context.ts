@@ -6,6 +6,7 @@ import type { ManagerConfig } from './config.js';
 import type { ClusterView } from './cluster-view.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { ApiAuthenticator } from '../auth/index.js';
+import type { CertificateIssuer, ManagerTls } from '../tls/index.js';
 
 /** What the routes need from the manager: passed to every route plugin. */
 export interface ManagerContext {
@@ -19,4 +20,8 @@ export interface ManagerContext {
   tracing: Tracing;
   /** Authentication (tokens, join tokens); null when FLOTILLA_AUTH=off or for in-process tests without it. */
   auth: ApiAuthenticator | null;
+  /** Signs containers' CSRs with the cluster CA of the key directory; null without a key directory in use. */
+  certificates: CertificateIssuer | null;
+  /** FLOTILLA_TLS=on: the served certificate, the CA trusted for clients, the client for calls to containers. */
+  tls: ManagerTls | null;
 }

@@ -22,6 +22,8 @@ import { eventTypeOf } from './agents/moves.js';
 import { ClusterView } from './cluster-view.js';
 import { ManagerMetrics } from '../observability/index.js';
 import type { Tracing } from '../observability/tracing.js';
+import type { Server as HttpsServer } from 'node:https';
+import type { CertificateIssuer, ManagerTls } from '../tls/index.js';
 
 export type ManagerLifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -39,6 +41,10 @@ export interface ManagerOptions {
   eventStream?: Partial<EventStreamSettings>;
   /** Spans for messages accepted through the API (none when not given). */
   tracing?: Tracing;
+  /** Signs containers' CSRs with the key directory's cluster CA. */
+  certificates?: CertificateIssuer;
+  /** FLOTILLA_TLS=on: HTTPS with client certificates (the manager renews its own certificate). */
+  tls?: ManagerTls;
 }
 
 export class Manager {
@@ -84,8 +90,12 @@ export class Manager {
       ...(this.opts.metricsAccess ? { metricsAccess: this.opts.metricsAccess } : {}),
       ...(this.opts.messaging ? { messaging: this.opts.messaging } : {}),
       ...(this.opts.eventStream ? { eventStream: this.opts.eventStream } : {}),
+      ...(this.opts.certificates ? { certificates: this.opts.certificates } : {}),
+      ...(this.opts.tls ? { tls: this.opts.tls } : {}),
     });
     await this.app.listen({ port: config.port, host: config.bindAddress });
+    this.opts.tls?.attach(this.app.server as unknown as HttpsServer);
+    const tls = this.opts.tls;
     const address = this.app.server.address();
     this.boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
 
@@ -108,7 +118,11 @@ export class Manager {
               leaseTimeoutMs: config.leaseTimeoutMs,
               leaseIntervalMs: config.leaseIntervalMs,
               trustAfterMs: SESSION_TRUST_AFTER_INTERVALS * config.leaseIntervalMs,
-              probe: { enabled: config.livenessProbe, timeoutMs: config.livenessProbeTimeoutMs },
+              probe: {
+                enabled: config.livenessProbe,
+                timeoutMs: config.livenessProbeTimeoutMs,
+                ...(tls === undefined ? {} : { scheme: 'https' as const, dispatcher: () => tls.probeDispatcher() }),
+              },
             },
             log,
             () => this.isLeader,
@@ -126,7 +140,7 @@ export class Manager {
     );
     this.elector.start();
     this.lifecycle = 'running';
-    log.info({ port: this.boundPort, managerId: config.managerId, store: store.kind }, `manager listening on ${config.bindAddress}:${this.boundPort}`);
+    log.info({ port: this.boundPort, managerId: config.managerId, store: store.kind, tls: this.opts.tls !== undefined }, `manager listening on ${this.opts.tls ? 'https' : 'http'}://${config.bindAddress}:${this.boundPort}`);
   }
 
   /** Stops the loops, gives up leadership, closes the API. Does not close the store (the caller owns it). */
@@ -135,6 +149,7 @@ export class Manager {
     this.lifecycle = 'stopping';
     await this.elector?.stop();
     await this.app?.close();
+    await this.opts.tls?.stop();
     this.lifecycle = 'stopped';
   }
 }

@@ -38,6 +38,7 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'docs', description: 'this description' },
         { name: 'dashboard', description: 'the web dashboard\'s files (its data comes from the API)' },
         { name: 'auth', description: 'the public keys that verify API tokens' },
+        { name: 'tls', description: 'the cluster CA and container certificates (mutual TLS)' },
       ],
     },
     transform: ({ schema, url, route }) => ({

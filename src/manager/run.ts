@@ -7,15 +7,18 @@ import { createStore } from '../store/index.js';
 import { managerConfigFromEnv, type ManagerConfig } from './config.js';
 import { Manager } from './manager.js';
 import { NO_TRACING, createTracing, tracingConfigFromEnv, type TracingConfig } from '../observability/tracing.js';
-import { authSettingsFromEnv, startManagerAuth, type ApiAuthenticator, type AuthSettings } from '../auth/index.js';
+import { authSettingsFromEnv, KeyDir, startManagerAuth, type ApiAuthenticator, type AuthSettings } from '../auth/index.js';
+import { CertificateIssuer, ManagerTls, tlsSettingsFromEnv, type TlsSettings } from '../tls/index.js';
 
 export async function runManagerCommand(env = process.env): Promise<void> {
   let config: ManagerConfig;
   let authSettings: AuthSettings;
   let ipWarning: string | undefined;
   let tracingConfig: TracingConfig | null;
+  let tlsSettings: TlsSettings;
   try {
     config = managerConfigFromEnv(env);
+    tlsSettings = tlsSettingsFromEnv(env);
     tracingConfig = tracingConfigFromEnv(env, 'flotilla-manager');
     authSettings = authSettingsFromEnv(env);
     if (config.redisUrl === undefined && envString(env, 'FLOTILLA_STORE') !== 'memory') {
@@ -51,9 +54,31 @@ export async function runManagerCommand(env = process.env): Promise<void> {
     await store.close();
     exitWithConfigError(err);
   }
+  // The key directory's CA signs containers' CSRs (with or without TLS on the API itself).
+  const certificates = new CertificateIssuer(new KeyDir(authSettings.keyDir), tlsSettings.certTtlMs);
+  let tls: ManagerTls | undefined;
+  if (tlsSettings.enabled) {
+    try {
+      tls = await ManagerTls.create(tlsSettings, tlsSettings.own === null ? certificates : null, config.managerId, config.externalIp, log);
+    } catch (err) {
+      await store.close();
+      exitWithConfigError(err);
+    }
+    auth?.requireContainerCertificates();
+  } else if (tlsSettings.own !== null) {
+    log.warn('FLOTILLA_TLS_CERT/KEY/CA are set but FLOTILLA_TLS is not on: serving plain HTTP');
+  }
   const tracing = tracingConfig === null ? NO_TRACING : await createTracing(tracingConfig);
   if (tracing.enabled) log.info({ otlp: tracingConfig?.url }, 'exporting traces over OTLP');
-  const manager = new Manager({ store, config, log, tracing, ...(auth === null ? {} : { auth, metricsAccess: authSettings.metricsPublic ? 'public' : 'read' }) });
+  const manager = new Manager({
+    store,
+    config,
+    log,
+    tracing,
+    certificates,
+    ...(tls === undefined ? {} : { tls }),
+    ...(auth === null ? {} : { auth, metricsAccess: authSettings.metricsPublic ? 'public' : 'read' }),
+  });
   try {
     await manager.start();
   } catch (err) {

@@ -8,7 +8,7 @@
  * rest in later rounds, in turn), LATENCY_PROBE_CONCURRENCY requests at once, each with a timeout.
  */
 import { performance } from 'node:perf_hooks';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { mapLimit } from '../common/concurrency.js';
 import { PeriodicTask } from '../common/loop.js';
 import type { Logger } from '../common/logger.js';
@@ -80,15 +80,20 @@ export interface LatencyProbeOptions {
   intervalMs: number;
   log: Logger;
   timeoutMs?: number;
+  /**
+   * TLS on: peers are pinged over https with this client (the cluster CA, this container's own
+   * certificate; read on each round, since it is replaced at renewal).
+   */
+  dispatcher?: () => Dispatcher | undefined;
 }
 
-function baseUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+function baseUrl(host: string, port: number, scheme: 'http' | 'https'): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-async function timedGet(url: string, timeoutMs: number): Promise<number> {
+async function timedGet(url: string, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<number> {
   const started = performance.now();
-  const res = await request(url, { signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const res = await request(url, { ...(dispatcher === undefined ? {} : { dispatcher }), signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   await res.body.dump();
   if (res.statusCode >= 500) throw new Error(`answered ${res.statusCode}`);
   return performance.now() - started;
@@ -117,10 +122,12 @@ export class LatencyProbe {
   /** One round: measure, then report. Public for tests. */
   async round(): Promise<void> {
     const peers = await this.activePeers();
+    const dispatcher = this.o.dispatcher?.();
+    const scheme = this.o.dispatcher === undefined ? 'http' : 'https';
     const probes: [string, () => Promise<number>][] = [
       [REDIS_TARGET, () => this.timedPing()],
-      [MANAGER_TARGET, () => timedGet(`${this.o.managerUrl.replace(/\/+$/, '')}${PATHS.health}`, this.timeoutMs)],
-      ...this.peersThisRound(peers ?? []).map((c): [string, () => Promise<number>] => [c.id, () => timedGet(`${baseUrl(c.hostAddress, c.apiPort)}/ping`, this.timeoutMs)]),
+      [MANAGER_TARGET, () => timedGet(`${this.o.managerUrl.replace(/\/+$/, '')}${PATHS.health}`, this.timeoutMs, dispatcher)],
+      ...this.peersThisRound(peers ?? []).map((c): [string, () => Promise<number>] => [c.id, () => timedGet(`${baseUrl(c.hostAddress, c.apiPort, scheme)}/ping`, this.timeoutMs, dispatcher)]),
     ];
     await mapLimit(probes, LATENCY_PROBE_CONCURRENCY, async ([to, probe]) => {
       const w = this.window(to);

@@ -28,6 +28,11 @@ export const ResourcesSchema = Type.Object(
   { additionalProperties: Type.Number({ minimum: 0 }), maxProperties: MAX_MAP_ENTRIES },
 );
 
+/** Longest CSR accepted: a P-256 request is ~500 bytes of PEM, an RSA-4096 one ~1,700. */
+export const MAX_CSR_LENGTH = 8_192;
+/** A PEM certificate signing request (PKCS#10); its private key stays with the container. */
+export const CsrPem = Type.String({ minLength: 1, maxLength: MAX_CSR_LENGTH, pattern: '^-----BEGIN CERTIFICATE REQUEST-----[A-Za-z0-9+/=\\r\\n]+-----END CERTIFICATE REQUEST-----\\s*$' });
+
 export const RegisterBody = Type.Object(
   {
     container_name: SafeName,
@@ -40,6 +45,8 @@ export const RegisterBody = Type.Object(
     agent_types: Type.Optional(Type.Array(SafeName, { maxItems: MAX_LIST_ITEMS })),
     lease_interval_ms: Type.Optional(Ms),
     lease_timeout_ms: Type.Optional(Ms),
+    /** TLS: the container's CSR; the answer carries its certificate from the cluster CA. */
+    csr: Type.Optional(CsrPem),
   },
   { additionalProperties: false },
 );
@@ -59,16 +66,46 @@ const ContainerTokenFields = {
   token_expires_at: Type.Optional(Type.String()),
 };
 
+/** A certificate issued at registration (when the body had a CSR). */
+const CertificateFields = {
+  certificate: Type.Optional(Type.String()),
+  ca_certificate: Type.Optional(Type.String()),
+  certificate_serial: Type.Optional(Type.String()),
+  certificate_expires_at: Type.Optional(Type.String()),
+};
+
 export const RegisterResponse = Type.Object({
   success: Type.Literal(true),
   container_id: Type.String(),
   epoch: Type.Integer(),
   lease: LeaseSettings,
   ...ContainerTokenFields,
-  /** sha256 of the cluster identity's public key: the fingerprint part of the join token. */
+  /** The join token's fingerprint part: sha256 of the cluster CA certificate (DER), or of the identity key without a CA. */
   cluster_fingerprint: Type.Optional(Type.String()),
+  ...CertificateFields,
 });
 export type RegisterResponse = Static<typeof RegisterResponse>;
+
+export const CertificateBody = Type.Object({ csr: CsrPem }, { additionalProperties: false });
+export type CertificateBody = Static<typeof CertificateBody>;
+
+export const CertificateResponse = Type.Object({
+  success: Type.Literal(true),
+  container_id: Type.String(),
+  certificate: Type.String(),
+  ca_certificate: Type.String(),
+  certificate_serial: Type.String(),
+  certificate_expires_at: Type.String(),
+});
+export type CertificateResponse = Static<typeof CertificateResponse>;
+
+export const ClusterCaResponse = Type.Object({
+  /** The CA certificate (PEM) that issued the manager's and the containers' certificates. */
+  ca_certificate: Type.String(),
+  /** sha256 of its DER, hex; a joining container checks it against its join token before trusting it. */
+  fingerprint: Type.String(),
+});
+export type ClusterCaResponse = Static<typeof ClusterCaResponse>;
 
 export const HeartbeatBody = Type.Object({ epoch: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
 export type HeartbeatBody = Static<typeof HeartbeatBody>;

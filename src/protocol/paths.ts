@@ -12,7 +12,8 @@ export const PATHS = {
   containers: `${API_PREFIX}/cluster/containers`,
   register: `${API_PREFIX}/cluster/containers/register`,
   container: (id: string) => `${API_PREFIX}/cluster/containers/${seg(id)}`,
-  containerAction: (id: string, action: 'heartbeat' | 'deregister' | 'cordon' | 'uncordon' | 'drain') =>
+  clusterCa: `${API_PREFIX}/cluster/ca`,
+  containerAction: (id: string, action: 'heartbeat' | 'deregister' | 'cordon' | 'uncordon' | 'drain' | 'certificate') =>
     `${API_PREFIX}/cluster/containers/${seg(id)}/${action}`,
   events: `${API_PREFIX}/cluster/events`,
   eventStream: `${API_PREFIX}/cluster/events/stream`,

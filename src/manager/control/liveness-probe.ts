@@ -22,9 +22,10 @@ export type Liveness = 'answered' | 'silent';
 
 export interface LivenessProbeOptions {
   timeoutMs?: number;
-  /** https when the cluster runs with TLS; the dispatcher then carries the CA and our certificate. */
+  /** https when the cluster runs with TLS; the dispatcher then carries our certificate. */
   scheme?: 'http' | 'https';
-  dispatcher?: Dispatcher;
+  /** Asked for each probe, since the manager's certificate (and so its dispatcher) is renewed. */
+  dispatcher?: () => Dispatcher;
 }
 
 /** Error codes that mean nothing answered at that address. */
@@ -108,6 +109,7 @@ async function ask(url: string, timeoutMs: number, dispatcher: Dispatcher): Prom
 export async function probeLiveness(host: string, port: number, options: LivenessProbeOptions = {}): Promise<Liveness> {
   const url = pingUrl(options.scheme ?? 'http', host, port);
   const timeoutMs = options.timeoutMs ?? LIVENESS_PROBE_TIMEOUT_MS;
-  const results = await Promise.all(Array.from({ length: ATTEMPTS }, () => attempt(url, timeoutMs, options.dispatcher)));
+  const dispatcher = options.dispatcher?.();
+  const results = await Promise.all(Array.from({ length: ATTEMPTS }, () => attempt(url, timeoutMs, dispatcher)));
   return results.includes('answered') ? 'answered' : 'silent';
 }

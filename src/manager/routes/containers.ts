@@ -20,6 +20,7 @@ import type { ManagerContext } from '../context.js';
 import type { ApiAuthenticator } from '../../auth/index.js';
 import { LIST_MAX_AGE_MS } from '../cluster-view.js';
 import { ConflictError, HttpError, NotFoundError } from '../errors.js';
+import { certificateSigner } from './certificates.js';
 
 async function containerToken(auth: ApiAuthenticator, containerId: string): Promise<{ token: string; token_expires_at: string }> {
   const { token, expiresAt } = await auth.issueContainerToken(containerId);
@@ -28,6 +29,7 @@ async function containerToken(auth: ApiAuthenticator, containerId: string): Prom
 
 export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async (app, ctx) => {
   const { store, config } = ctx;
+  const certificates = certificateSigner(ctx);
 
   app.post(
     PATHS.register,
@@ -47,6 +49,8 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
       if (b.metadata !== undefined && Buffer.byteLength(JSON.stringify(b.metadata)) > MAX_METADATA_BYTES) {
         throw new HttpError(400, 'validation_failed', `body: metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`, 'metadata');
       }
+      // Signed before anything is written: a bad CSR leaves no registration behind.
+      const issued = b.csr === undefined ? undefined : await certificates(b.container_name, b.host_address, b.csr);
       const record = await store.registerContainer({
         name: b.container_name,
         hostAddress: b.host_address,
@@ -68,6 +72,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<ManagerContext> = async 
         lease: { interval_ms: leaseIntervalMs, timeout_ms: leaseTimeoutMs, heartbeat_path: PATHS.containerAction(record.id, 'heartbeat') },
         ...credentials,
         ...(ctx.auth === null ? {} : { cluster_fingerprint: ctx.auth.fingerprint() }),
+        ...(issued === undefined ? {} : issued),
       };
     },
   );

@@ -114,6 +114,6 @@ export const observabilityRoutes: FastifyPluginAsyncTypebox<ObservabilityRouteOp
         response: { 200: ProbeResult, '4xx': ErrorBody },
       },
     },
-    async (req) => probePing(req.body.host, req.body.port),
+    async (req) => probePing(req.body.host, req.body.port, undefined, ctx.tls === null ? undefined : { dispatcher: ctx.tls.probeDispatcher() }),
   );
 };

@@ -9,6 +9,7 @@ import type { MessageStore } from '../../../src/store/messaging.js';
 import type { Access } from '../../../src/manager/access.js';
 import { deployAgents } from '../../../src/manager/agents/deploy.js';
 import { DEFAULT_STRATEGY } from '../../../src/scheduler/index.js';
+import { newKeyAndCsr } from '../../../src/tls/index.js';
 
 export const OWN = 'c-own';
 export const OTHER = 'c-other';
@@ -35,6 +36,9 @@ export interface Sample {
   redirect?: boolean;
 }
 
+/** A real CSR for c-own (the certificate route signs it when the manager has a cluster CA). */
+export const OWN_CSR = (await newKeyAndCsr(OWN)).csrPem;
+
 const registerBody = { container_name: OWN, host_address: '127.0.0.1', agent_types: ['echo'], lease_interval_ms: 100_000, lease_timeout_ms: 600_000 };
 
 export const SAMPLES: ReadonlyArray<[string, Sample]> = [
@@ -56,6 +60,8 @@ export const SAMPLES: ReadonlyArray<[string, Sample]> = [
   ['GET /api/v1/cluster/status', { access: 'read', path: () => '/api/v1/cluster/status' }],
   ['GET /api/v1/cluster/events', { access: 'read', path: () => '/api/v1/cluster/events' }],
   ['GET /api/v1/cluster/events/stream', { access: 'read', path: () => '/api/v1/cluster/events/stream', stream: true }],
+  ['GET /api/v1/cluster/ca', { access: 'public', path: () => '/api/v1/cluster/ca' }],
+  ['POST /api/v1/cluster/containers/:id/certificate', { access: 'container', path: () => `/api/v1/cluster/containers/${OWN}/certificate`, body: () => ({ csr: OWN_CSR }) }],
   ['GET /api/v1/cluster/containers', { access: 'read', path: () => '/api/v1/cluster/containers' }],
   ['GET /api/v1/cluster/containers/:id', { access: 'read', path: () => `/api/v1/cluster/containers/${OWN}` }],
   ['POST /api/v1/cluster/containers/:id/heartbeat', { access: 'container', path: () => `/api/v1/cluster/containers/${OWN}/heartbeat`, body: (s) => ({ epoch: s.epoch }) }],

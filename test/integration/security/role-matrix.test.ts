@@ -16,6 +16,7 @@ import { createLogger } from '../../../src/common/logger.js';
 import { ApiAuthenticator, mintToken, type Role } from '../../../src/auth/index.js';
 import type { Access } from '../../../src/manager/access.js';
 import { testKeys, type TestKeys } from '../../helpers/auth.js';
+import { CertificateIssuer, initClusterCa } from '../../../src/tls/index.js';
 import { OWN, SAMPLES, seedCluster, type Sample } from './api-samples.js';
 
 const log = createLogger({ test: 'role-matrix' }, 'silent');
@@ -98,6 +99,8 @@ describe('role matrix: every route × every caller', () => {
   let routes: Array<{ key: string; access: Access }>;
 
   before(async () => {
+    // A cluster CA, so the CA route answers and the certificate route signs.
+    await initClusterCa(keys.keyDir);
     // A token signed by the first key, which is then rotated out and retired.
     const retired = await keys.token('admin');
     const firstKid = keys.keyDir.load().signing[0]!.kid;
@@ -150,7 +153,7 @@ describe('role matrix: every route × every caller', () => {
       const config = managerConfigFromEnv({ CLUSTER_PORT: '0', FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
       // No failure limit here: this test makes hundreds of 401s from one address on purpose.
       const auth = new ApiAuthenticator({ keyDir: keys.keyDir, log, failures: { limit: 1_000_000 } });
-      const manager = new Manager({ store, config, log, auth });
+      const manager = new Manager({ store, config, log, auth, certificates: new CertificateIssuer(keys.keyDir, 60_000) });
       await manager.start();
       try {
         const base = `http://127.0.0.1:${manager.port}`;
