@@ -28,13 +28,16 @@ export interface ContainerStatusSource {
   status(): ContainerStatusView;
 }
 
-/** Open to any client: liveness probes (load balancers, orchestrators) have no cluster certificate. */
-const OPEN_PATHS = new Set(['/health']);
+/**
+ * Open to any client: liveness and readiness probes (load balancers, the kubelet, Docker's
+ * HEALTHCHECK) have no cluster certificate. As on the manager, these two and nothing else.
+ */
+const OPEN_PATHS = new Set(['/health', '/ready']);
 
 /**
  * `metrics`: served at GET /metrics; absent (FLOTILLA_METRICS=off): no such route. `https`: serve
  * HTTPS and answer only clients with a certificate from the cluster CA (the manager, peers),
- * except on /health.
+ * except on /health and /ready.
  */
 export function buildContainerServer(view: ContainerStatusSource, log: Logger, metrics?: MetricsSource, https?: HttpsOptions): FastifyInstance {
   const app = Fastify({

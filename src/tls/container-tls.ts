@@ -105,7 +105,7 @@ export type RenewCall = (csrPem: string) => Promise<{ certificate: string; ca_ce
 export class ContainerTls {
   private material: Material;
   private caPem: string | null;
-  /** Until the first certificate: a stand-in the server listens with (clients get nothing but /health). */
+  /** Until the first certificate: a stand-in the server listens with (clients get nothing but /health and /ready). */
   private issued = false;
   private pendingKey: string | null = null;
   private server: HttpsServer | null = null;

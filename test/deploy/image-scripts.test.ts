@@ -17,6 +17,7 @@ import { VERSION } from '../../src/common/version.js';
 import { freePort, http, waitFor } from '../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { testKeys } from '../helpers/auth.js';
+import { initClusterCa } from '../../src/tls/index.js';
 import { DEPLOY_DIR, runTool } from './deploy-files.js';
 
 const ENTRYPOINT = join(DEPLOY_DIR, 'docker-entrypoint.sh');
@@ -28,7 +29,7 @@ interface HealthcheckModule {
   DEFAULT_AGENT_PORT: number;
   roleFromArgs(args: string[]): string | undefined;
   roleFromCmdline(path: string): string | undefined;
-  healthTarget(role: string, env: Record<string, string | undefined>): { host: string; port: number; path: string };
+  healthTarget(role: string, env: Record<string, string | undefined>): { host: string; port: number; path: string; scheme: 'http' | 'https' };
 }
 const healthcheck = (await import(pathToFileURL(HEALTHCHECK).href)) as HealthcheckModule;
 
@@ -114,8 +115,12 @@ test('healthcheck: the role from the arguments, from PID 1\'s command line, and 
   writeFileSync(cmdline, ['node', '/app/dist/cli/main.js', 'manager', ''].join('\0'));
   assert.equal(healthcheck.roleFromCmdline(cmdline), 'manager');
   assert.equal(healthcheck.roleFromCmdline(join(dir, 'absent')), undefined);
-  assert.deepEqual(healthcheck.healthTarget('manager', {}), { host: '127.0.0.1', port: DEFAULT_CLUSTER_PORT, path: '/health' });
-  assert.deepEqual(healthcheck.healthTarget('container', {}), { host: '127.0.0.1', port: DEFAULT_AGENT_PORT, path: '/health' });
+  assert.deepEqual(healthcheck.healthTarget('manager', {}), { host: '127.0.0.1', port: DEFAULT_CLUSTER_PORT, path: '/health', scheme: 'http' });
+  assert.deepEqual(healthcheck.healthTarget('container', {}), { host: '127.0.0.1', port: DEFAULT_AGENT_PORT, path: '/health', scheme: 'http' });
+  // TLS on: a manager with FLOTILLA_TLS=on, a container joining an https:// manager.
+  assert.equal(healthcheck.healthTarget('manager', { FLOTILLA_TLS: 'ON' }).scheme, 'https');
+  assert.equal(healthcheck.healthTarget('manager', { FLOTILLA_TLS: 'off', CENTRAL_MANAGER_URL: 'https://m:8000' }).scheme, 'http');
+  assert.equal(healthcheck.healthTarget('container', { CENTRAL_MANAGER_URL: 'https://m:8000' }).scheme, 'https');
   assert.deepEqual(healthcheck.healthTarget('container', { AGENT_PORT: '9101', CLUSTER_PORT: '9100' }).port, 9101);
   assert.deepEqual(healthcheck.healthTarget('dev', { CLUSTER_PORT: '9100' }).port, 9100);
   assert.equal(healthcheck.healthTarget('manager', { FLOTILLA_BIND_ADDRESS: '127.0.0.9' }).host, '127.0.0.9');
@@ -166,4 +171,37 @@ test('a manager and a container started through the entrypoint (the container wi
   const after = await runTool(process.execPath, [HEALTHCHECK, 'manager'], { CLUSTER_PORT: String(managerPort) });
   assert.equal(after.code, 1);
   assert.match(after.stderr, /flotilla manager unhealthy/);
+});
+
+test('with TLS on, the healthcheck speaks HTTPS to both roles (no client certificate needed for /health)', async () => {
+  const managerPort = await freePort();
+  const agentPort = await freePort();
+  const keys = testKeys('deploy-tls');
+  await initClusterCa(keys.keyDir);
+  const prefix = `deploy-tls-${process.pid}:`;
+  const redisUrl = `redis://:${PASSWORD}@127.0.0.1:${redis.port}`;
+  const manager = startEntrypoint(['manager'], { REDIS_URL: redisUrl, CLUSTER_PORT: String(managerPort), FLOTILLA_BIND_ADDRESS: '127.0.0.1', EXTERNAL_IP: '127.0.0.1', FLOTILLA_PREFIX: prefix, FLOTILLA_TLS: 'on', ...keys.env });
+  const container = startEntrypoint(['container'], {
+    REDIS_URL: redisUrl,
+    FLOTILLA_JOIN_TOKEN: keys.joinToken(),
+    CENTRAL_MANAGER_URL: `https://127.0.0.1:${managerPort}`,
+    AGENT_PORT: String(agentPort),
+    EXTERNAL_IP: '127.0.0.1',
+    CONTAINER_NAME: 'deploy-tls-test',
+    FLOTILLA_BIND_ADDRESS: '127.0.0.1',
+    FLOTILLA_PREFIX: prefix,
+  });
+  try {
+    const managerEnv = { CLUSTER_PORT: String(managerPort), FLOTILLA_TLS: 'on' };
+    const containerEnv = { AGENT_PORT: String(agentPort), CENTRAL_MANAGER_URL: `https://127.0.0.1:${managerPort}` };
+    await waitFor('the manager healthy over https', async () => (await runTool(process.execPath, [HEALTHCHECK, 'manager'], managerEnv)).code === 0, 20_000, 250);
+    await waitFor('the container healthy over https', async () => (await runTool(process.execPath, [HEALTHCHECK, 'container'], containerEnv)).code === 0, 30_000, 250);
+    // The same check in plain HTTP fails against a TLS port: the scheme really follows the settings.
+    const plain = await runTool(process.execPath, [HEALTHCHECK, 'manager'], { CLUSTER_PORT: String(managerPort) });
+    assert.equal(plain.code, 1, plain.stderr);
+  } finally {
+    await stop(container);
+    await stop(manager);
+    keys.remove();
+  }
 });
