@@ -17,6 +17,8 @@ import { EXIT_USAGE } from './errors.js';
 
 /** What `token create` gives when --ttl is not said. */
 export const DEFAULT_TOKEN_TTL_MS = 24 * 3_600_000;
+/** What `ca issue` gives when --ttl is not said: a tool's certificate is renewed by hand. */
+export const DEFAULT_ISSUED_CERT_TTL_MS = 30 * 86_400_000;
 
 interface KeyDirFlags {
   keyDir?: string;
@@ -143,6 +145,21 @@ export function registerKeyCommands(program: Command): void {
           'restart the manager with FLOTILLA_TLS=on to serve HTTPS',
         ].join('\n');
         return { json: { key_dir: dir.path, ca_cert_file: made.certFile, fingerprint: made.fingerprint, not_after: made.notAfter, join_token: made.joinToken, replaced: made.replaced }, human };
+      }),
+    );
+  withKeyDir(ca.command('issue').description('a client certificate from the cluster CA for a tool that calls the containers (Prometheus for /metrics, monitoring)'))
+    .argument('<name>', 'the name in the certificate (e.g. prometheus)', parseName)
+    .requiredOption('--out <dir>', 'where to write <name>-cert.pem, <name>-key.pem (0600) and ca-cert.pem; created 0700 if missing')
+    .option('--ttl <duration>', `lifetime, e.g. 24h, 30d (default ${formatDuration(DEFAULT_ISSUED_CERT_TTL_MS)}); issue a new one before it ends`, parseTtl)
+    .action((name: string, flags: KeyDirFlags & { out: string; ttl?: number }) =>
+      run(flags, async (dir) => {
+        const { issueClientCertificate } = await import('../tls/ca.js');
+        const issued = await issueClientCertificate(dir, name, flags.out, flags.ttl ?? DEFAULT_ISSUED_CERT_TTL_MS);
+        const human = [
+          `issued ${issued.certFile} (and its key ${issued.keyFile}) for ${name}, valid until ${issued.notAfter}`,
+          `the cluster CA is in ${issued.caFile}: use the three as the client's cert, key and CA (e.g. Prometheus's tls_config)`,
+        ].join('\n');
+        return { json: { name, cert_file: issued.certFile, key_file: issued.keyFile, ca_cert_file: issued.caFile, not_after: issued.notAfter }, human };
       }),
     );
 }

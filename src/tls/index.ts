@@ -1,5 +1,5 @@
 /** TLS for the cluster: the CA, certificates issued at join and renewed, mutual TLS between members. */
-export { CA_COMMON_NAME, initClusterCa, type CaInitResult } from './ca.js';
+export { CA_COMMON_NAME, initClusterCa, issueClientCertificate, type CaInitResult, type IssuedClientCertificate } from './ca.js';
 export {
   CA_FILE_ENV,
   CERT_TTL_ENV,

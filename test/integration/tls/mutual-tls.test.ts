@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlotillaProcess, freePort, waitFor } from '../../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
@@ -269,5 +269,30 @@ describe('mutual TLS between manager and containers', { timeout: 240_000 }, () =
       const v = (await httpsCall<{ state?: string; epoch: number }>(anonymous, 'GET', `${base}/api/v1/cluster/containers/c-paused`, undefined, admin)).body;
       return v.state === 'active' && v.epoch > before;
     }, 20_000);
+  });
+
+  test('`flotilla ca issue prometheus`: a client certificate that the containers let read /metrics', async () => {
+    await waitFor('c-a active', async () => (await view('c-a')).state === 'active', 20_000);
+    const out = join(keys.dir, 'prometheus-tls');
+    const issued = await runCli(['ca', 'issue', 'prometheus', '--out', out, '--ttl', '1h', '--json', '--key-dir', keys.keyDir.path], {});
+    assert.equal(issued.code, 0, issued.stderr);
+    const files = JSON.parse(issued.stdout) as { cert_file: string; key_file: string; ca_cert_file: string; not_after: string };
+    assert.equal(statSync(files.key_file).mode & 0o777, 0o600, 'the key is private');
+    assert.equal(readFileSync(files.ca_cert_file, 'utf8'), caPem);
+    assert.ok(Date.parse(files.not_after) - Date.now() <= 3_600_000 + 1_000);
+    const metricsUrl = `https://127.0.0.1:${agentPorts.get('c-a')!}/metrics`;
+    const prometheus = tlsClient(readFileSync(files.ca_cert_file, 'utf8'), { certPem: readFileSync(files.cert_file, 'utf8'), keyPem: readFileSync(files.key_file, 'utf8') });
+    try {
+      const scraped = await httpsCall<string>(prometheus, 'GET', metricsUrl);
+      assert.equal(scraped.status, 200);
+      assert.match(String(scraped.body), /flotilla_/);
+      assert.equal((await httpsCall(anonymous, 'GET', metricsUrl)).status, 401, 'and without it, refused');
+    } finally {
+      await prometheus.close();
+    }
+    // Nothing is overwritten: a second issue into the same place is refused with one line.
+    const again = await runCli(['ca', 'issue', 'prometheus', '--out', out, '--key-dir', keys.keyDir.path], {});
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already exist/);
   });
 });
