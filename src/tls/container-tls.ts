@@ -6,7 +6,7 @@
  *  2. makes its key pair here (the private key never leaves the process) and sends a CSR with its
  *     registration; the answer carries its certificate;
  *  3. serves HTTPS with it, asking every client for a certificate from the cluster CA (all but
- *     /health), and shows it on its own calls (to the manager and to peers);
+ *     /health and /ready), and shows it on its own calls (to the manager and to peers);
  *  4. renews it at two thirds of its life (a new key and CSR each time), swapping the server's
  *     secure context and the client pool: connections and requests in flight finish on the old.
  * With FLOTILLA_TLS_CERT/KEY/CA (bring-your-own) it uses those files as they are: no CSR, no renewal.

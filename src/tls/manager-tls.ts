@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../common/logger.js';
 import type { TlsSettings } from './config.js';
-import type { CertificateIssuer} from './issuer.js';
+import type { CertificateIssuer } from './issuer.js';
 import { NoClusterCaError } from './issuer.js';
 import { certificateInfo } from './cert-info.js';
 
