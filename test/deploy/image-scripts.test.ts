@@ -7,7 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +18,8 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { testKeys } from '../helpers/auth.js';
 import { initClusterCa } from '../../src/tls/index.js';
 import { DEPLOY_DIR, runTool } from './deploy-files.js';
+import { ENTRYPOINT, killAllEntrypoints, startEntrypoint, stopEntrypoint } from './entrypoint-process.js';
 
-const ENTRYPOINT = join(DEPLOY_DIR, 'docker-entrypoint.sh');
 const HEALTHCHECK = join(DEPLOY_DIR, 'healthcheck.mjs');
 const PASSWORD = 'deploy-test-secret';
 
@@ -35,7 +34,6 @@ const healthcheck = (await import(pathToFileURL(HEALTHCHECK).href)) as Healthche
 
 let dir: string;
 let redis: RedisServer;
-const children = new Set<ChildProcess>();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flotilla-entrypoint-'));
@@ -43,7 +41,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAllEntrypoints();
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -53,29 +51,6 @@ function secretFile(name: string, content: string): string {
   // A trailing newline, as `echo … > file` and most secret stores write it.
   writeFileSync(path, `${content}\n`, { mode: 0o400 });
   return path;
-}
-
-/** `sh deploy/docker-entrypoint.sh ARGS` as the image runs it, with exactly `env` (+ PATH). */
-function startEntrypoint(args: string[], env: Record<string, string>): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
-  const child = spawn('/bin/sh', [ENTRYPOINT, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const output: string[] = [];
-  child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
-  child.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  return { child, output, exited };
-}
-
-async function stop(p: { child: ChildProcess; exited: Promise<number | null> }): Promise<void> {
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-  await p.exited;
-  clearTimeout(timer);
 }
 
 test('entrypoint: runs flotilla with the arguments it is given', async () => {
@@ -164,8 +139,8 @@ test('a manager and a container started through the entrypoint (the container wi
     assert.equal(wrongPort.code, 1);
     assert.match(wrongPort.stderr, /flotilla container unhealthy: .*ECONNREFUSED/);
   } finally {
-    await stop(container);
-    await stop(manager);
+    await stopEntrypoint(container);
+    await stopEntrypoint(manager);
     keys.remove();
   }
   const after = await runTool(process.execPath, [HEALTHCHECK, 'manager'], { CLUSTER_PORT: String(managerPort) });
@@ -200,8 +175,8 @@ test('with TLS on, the healthcheck speaks HTTPS to both roles (no client certifi
     const plain = await runTool(process.execPath, [HEALTHCHECK, 'manager'], { CLUSTER_PORT: String(managerPort) });
     assert.equal(plain.code, 1, plain.stderr);
   } finally {
-    await stop(container);
-    await stop(manager);
+    await stopEntrypoint(container);
+    await stopEntrypoint(manager);
     keys.remove();
   }
 });

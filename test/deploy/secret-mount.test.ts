@@ -17,15 +17,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, freePort, http, waitFor } from '../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { DEPLOY_DIR, runTool } from './deploy-files.js';
+import { runTool } from './deploy-files.js';
+import { killAllEntrypoints, startEntrypoint, stopEntrypoint } from './entrypoint-process.js';
 
-const ENTRYPOINT = join(DEPLOY_DIR, 'docker-entrypoint.sh');
 const PASSWORD = 'deploy-secret-mount-test';
 const CONTAINER = 'secret-mount-test';
 const asRoot = process.getuid?.() === 0;
@@ -36,7 +35,6 @@ const ownUid = process.getuid?.() ?? 0;
 
 let dir: string;
 let redis: RedisServer;
-const children = new Set<ChildProcess>();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flotilla-secret-mount-'));
@@ -46,7 +44,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAllEntrypoints();
   await redis?.stop();
   if (dir !== undefined) {
     // Our own read-only directories: make them removable again.
@@ -135,29 +133,8 @@ function snapshot(path: string): string {
   return lines.join('\n');
 }
 
-function startEntrypoint(args: string[], env: Record<string, string>): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
-  const argv = [...NO_CAPS, '/bin/sh', ENTRYPOINT, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const output: string[] = [];
-  child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
-  child.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  return { child, output, exited };
-}
-
-async function stop(p: { child: ChildProcess; exited: Promise<number | null> }): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-  await p.exited;
-  clearTimeout(timer);
-}
+/** The entrypoint as the pod runs it: file modes bind it (no capabilities when we are root). */
+const startNoCaps = (args: string[], env: Record<string, string>) => startEntrypoint(args, env, NO_CAPS);
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
@@ -186,7 +163,7 @@ test('a manager on a read-only, Secret-style key directory, through the entrypoi
   const agentPort = await freePort();
   const url = `http://127.0.0.1:${managerPort}`;
   // What deploy/k8s/base/manager-deployment.yaml gives the manager (ConfigMap included), on loopback.
-  const manager = startEntrypoint(['manager'], {
+  const manager = startNoCaps(['manager'], {
     CLUSTER_PORT: String(managerPort),
     FLOTILLA_KEY_DIR: mount,
     REDIS_URL: redisUrl,
@@ -196,7 +173,7 @@ test('a manager on a read-only, Secret-style key directory, through the entrypoi
     FLOTILLA_BIND_ADDRESS: '127.0.0.1',
   });
   // What the agent containers get: the join token from a secret file, no FLOTILLA_TOKEN.
-  const container = startEntrypoint(['container'], {
+  const container = startNoCaps(['container'], {
     AGENT_PORT: String(agentPort),
     CENTRAL_MANAGER_URL: url,
     EXTERNAL_IP: '127.0.0.1',
@@ -254,8 +231,8 @@ test('a manager on a read-only, Secret-style key directory, through the entrypoi
     assert.equal(again.body.status, 'completed', JSON.stringify(again.body));
     assert.equal(again.body.result.count, 2);
   } finally {
-    await stop(container);
-    await stop(manager);
+    await stopEntrypoint(container);
+    await stopEntrypoint(manager);
   }
 });
 
@@ -289,8 +266,8 @@ test('the Swarm stack\'s layout: key secrets under /run/secrets/flotilla-keys (0
   const url = `http://127.0.0.1:${managerPort}`;
   const prefix = `secret-swarm-${process.pid}:`;
   // deploy/swarm/stack.yml's environment for each service, on loopback.
-  const manager = startEntrypoint(['manager'], { REDIS_URL_FILE: redisUrlFile, CLUSTER_PORT: String(managerPort), FLOTILLA_KEY_DIR: keyDir, FLOTILLA_LOG_LEVEL: 'info', FLOTILLA_PREFIX: prefix, FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
-  const container = startEntrypoint(['container'], {
+  const manager = startNoCaps(['manager'], { REDIS_URL_FILE: redisUrlFile, CLUSTER_PORT: String(managerPort), FLOTILLA_KEY_DIR: keyDir, FLOTILLA_LOG_LEVEL: 'info', FLOTILLA_PREFIX: prefix, FLOTILLA_BIND_ADDRESS: '127.0.0.1' });
+  const container = startNoCaps(['container'], {
     CENTRAL_MANAGER_URL: url,
     REDIS_URL_FILE: redisUrlFile,
     FLOTILLA_JOIN_TOKEN_FILE: joinTokenFile,
@@ -314,8 +291,8 @@ test('the Swarm stack\'s layout: key secrets under /run/secrets/flotilla-keys (0
     assert.equal(snapshot(secrets), before);
     assert.doesNotMatch(manager.output.join(''), /created the cluster keys|readable by others/);
   } finally {
-    await stop(container);
-    await stop(manager);
+    await stopEntrypoint(container);
+    await stopEntrypoint(manager);
   }
 });
 
@@ -332,7 +309,7 @@ test('a read-only key directory that lacks a file: the manager stops at once, sa
   }
   if (asRoot) chownSync(mount, ownUid, ownGid);
   chmodSync(mount, 0o500);
-  const manager = startEntrypoint(['manager'], {
+  const manager = startNoCaps(['manager'], {
     CLUSTER_PORT: String(await freePort()),
     FLOTILLA_KEY_DIR: mount,
     REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${redis.port}`,
@@ -348,7 +325,7 @@ test('a read-only key directory that lacks a file: the manager stops at once, sa
     assert.match(out, /join-token\.json/);
     assert.match(out, /read-only key directory/);
   } finally {
-    await stop(manager);
+    await stopEntrypoint(manager);
     chmodSync(mount, 0o700);
   }
 });

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const live = new Set<ChildProcess>();
@@ -123,13 +123,21 @@ export interface HttpResult<T = unknown> {
 }
 
 /** A plain HTTP call, as curl would make it. */
-export async function http<T = Record<string, unknown>>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+export interface HttpOptions {
+  /** e.g. a client that trusts a CA and shows a certificate (test/helpers/tls.ts). */
+  dispatcher?: Dispatcher;
+  timeoutMs?: number;
+}
+
+export async function http<T = Record<string, unknown>>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}, options: HttpOptions = {}): Promise<HttpResult<T>> {
+  const timeoutMs = options.timeoutMs ?? 5_000;
   const res = await request(url, {
+    ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
     method: method as 'GET',
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    headersTimeout: 5_000,
-    bodyTimeout: 5_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
   });
   const text = await res.body.text();
   let parsed: unknown = text;

@@ -3,31 +3,19 @@
  * them as curl --cacert/--cert would make them, and what a TLS server serves right now.
  */
 import { connect } from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { certificateInfo, type CertificateInfo } from '../../src/tls/index.js';
-import type { HttpResult } from './processes.js';
+import { http, type HttpResult } from './processes.js';
+
+const HTTPS_CALL_TIMEOUT_MS = 10_000;
 
 export function tlsClient(caPem: string, own?: { certPem: string; keyPem: string }): Agent {
   return new Agent({ connect: { ca: caPem, ...(own === undefined ? {} : { cert: own.certPem, key: own.keyPem }) } });
 }
 
-export async function httpsCall<T = Record<string, unknown>>(dispatcher: Dispatcher, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
-  const res = await request(url, {
-    dispatcher,
-    method: method as 'GET',
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-  });
-  const text = await res.body.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.statusCode, body: parsed as T };
+/** `http` of processes.ts through `dispatcher` (10 s: a handshake on a loaded machine is slower). */
+export function httpsCall<T = Record<string, unknown>>(dispatcher: Dispatcher, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+  return http<T>(method, url, body, headers, { dispatcher, timeoutMs: HTTPS_CALL_TIMEOUT_MS });
 }
 
 /** The certificate a TLS server at 127.0.0.1:port serves now (verified against `caPem`). */
