@@ -24,13 +24,13 @@
  * BENCH_HTTP_WINDOW_MS, BENCH_LATENCY_REQUESTS.
  */
 import { Teardown } from './lib/teardown.js';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { failureExitCode, publishResults } from './lib/results.js';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { inspect } from 'node:util';
 import { Pool } from 'undici';
 import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../test/helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
@@ -655,20 +655,9 @@ function report(r: Results): { text: string; passed: boolean; verdicts: Record<s
 let exitCode = 0;
 try {
   const results = await run();
-  const { text, passed, verdicts } = report(results);
-  mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-  writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...results, verdicts, passed }, null, 2)}\n`);
-  console.log(`\n${text}\n\nfigures written to ${RESULTS_FILE}`);
-  if (!passed) exitCode = 1;
+  exitCode = publishResults(RESULTS_FILE, results, report(results));
 } catch (err) {
-  if (teardown.interrupted !== undefined) {
-    console.error(`benchmark interrupted by ${teardown.interrupted}: no figures`);
-    exitCode = 130;
-  } else {
-    console.error(`\nbenchmark failed: ${inspect(err, { depth: 3 })}`);
-    if (managerProcess !== undefined) console.error(`\nmanager output (last 30 lines):\n${managerProcess.output.slice(-30).join('\n')}`);
-    exitCode = 2;
-  }
+  exitCode = failureExitCode(err, teardown, () => (managerProcess === undefined ? '' : `\nmanager output (last 30 lines):\n${managerProcess.output.slice(-30).join('\n')}`));
 } finally {
   log('tearing down');
   await teardown.stopAll(log);

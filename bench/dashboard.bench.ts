@@ -11,16 +11,15 @@
  * Seeded containers use loopback addresses (127.1.x.y) and leases long enough (10 min) that no
  * failure detection runs; no traffic goes to them. The browser talks only to the manager.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { inspect } from 'node:util';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../test/helpers/processes.js';
 import { CHROMIUM_PATH, launchBrowser, type Browser } from '../test/helpers/browser.js';
 import { RedisStore, connectRedis } from '../src/store/index.js';
 import { mapLimit } from '../src/common/concurrency.js';
 import { Teardown } from './lib/teardown.js';
+import { failureExitCode, publishResults } from './lib/results.js';
 
 const CONTAINERS = Number(process.env.BENCH_DASHBOARD_CONTAINERS ?? 1_000);
 const AGENTS = Number(process.env.BENCH_DASHBOARD_AGENTS ?? 10_000);
@@ -222,19 +221,9 @@ function report(f: Figures): { text: string; passed: boolean } {
 let exitCode = 0;
 try {
   const results = await run();
-  const { text, passed } = report(results);
-  mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-  writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...results, passed }, null, 2)}\n`);
-  console.log(`\n${text}\n\nfigures written to ${RESULTS_FILE}`);
-  if (!passed) exitCode = 1;
+  exitCode = publishResults(RESULTS_FILE, results, report(results));
 } catch (err) {
-  if (teardown.interrupted !== undefined) {
-    console.error(`benchmark interrupted by ${teardown.interrupted}: no figures`);
-    exitCode = 130;
-  } else {
-    console.error(`\nbenchmark failed: ${inspect(err, { depth: 3 })}`);
-    exitCode = 2;
-  }
+  exitCode = failureExitCode(err, teardown);
 } finally {
   log('tearing down');
   await teardown.stopAll(log);

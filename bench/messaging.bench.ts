@@ -39,14 +39,14 @@
  * writes no results), BENCH_CPU_PROFILE_DIR (the Flotilla containers write V8 CPU profiles there).
  */
 import { Teardown } from './lib/teardown.js';
+import { failureExitCode, publishResults } from './lib/results.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { CLI, FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../test/helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
@@ -780,22 +780,10 @@ try {
     console.log('\npartial run (BENCH_PHASES): no table, no results file');
     throw new PartialRun();
   }
-  const { text, passed, verdicts } = report(results);
-  mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-  writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...results, verdicts, passed }, null, 2)}\n`);
-  console.log(`\n${text}\n\nfigures written to ${RESULTS_FILE}`);
-  if (!passed) exitCode = 1;
+  exitCode = publishResults(RESULTS_FILE, results, report(results));
 } catch (err) {
-  if (err instanceof PartialRun) {
-    // printed above
-  } else if (teardown.interrupted !== undefined) {
-    console.error(`benchmark interrupted by ${teardown.interrupted}: no figures`);
-    exitCode = 130;
-  } else {
-    console.error(`\nbenchmark failed: ${inspect(err, { depth: 3 })}`);
-    for (const p of flotillaProcesses) console.error(`\n${p.label} output (last 20 lines):\n${p.output.slice(-20).join('\n')}`);
-    exitCode = 2;
-  }
+  // A partial run printed why above and keeps exit code 0.
+  if (!(err instanceof PartialRun)) exitCode = failureExitCode(err, teardown, () => flotillaProcesses.map((p) => `\n${p.label} output (last 20 lines):\n${p.output.slice(-20).join('\n')}`).join('\n'));
 } finally {
   log('tearing down');
   await teardown.stopAll(log);

@@ -17,7 +17,7 @@ import { CLI } from '../helpers/processes.js';
 import { Cluster } from './lib/cluster.js';
 import { managerUrl } from './lib/env.js';
 import { bringUpTunnel, removeTunnelSockets, tunnelTransfer, type TunnelHost } from './lib/wireguard.js';
-import { MANAGER_PORT, REDIS_PORT, TUNNEL_SUBNET, type Host } from './lib/topology.js';
+import { DEFAULT_HOSTS, MANAGER_PORT, REDIS_PORT, TUNNEL_SUBNET, type Host } from './lib/topology.js';
 import { compare, overlapsIn } from './lib/checks.js';
 import type { AgentReading, LoadReport } from './driver/protocol.js';
 
@@ -33,14 +33,8 @@ const LAYOUT: [host: string, layoutHost: string][] = [
   ['redis', 'agent-4'],
   ['client', 'agent-5'],
 ];
-const SPECS = [
-  { name: 'redis', role: 'redis', octet: 10 },
-  { name: 'm1', role: 'manager', octet: 21 },
-  { name: 'a1', role: 'agent', octet: 31 },
-  { name: 'a2', role: 'agent', octet: 32 },
-  { name: 'a3', role: 'agent', octet: 33 },
-  { name: 'client', role: 'client', octet: 50 },
-] as const;
+/** The usual hosts with one manager: the WireGuard layout has one manager host. */
+const SPECS = DEFAULT_HOSTS.filter((h) => h.name !== 'm2');
 const tunnelAddress = (host: string): string => `${TUNNEL_BASE}.${LAYOUT.findIndex(([h]) => h === host) + 1}`;
 
 describe('the cluster over WireGuard (wireguard-go in network namespaces)', { timeout: 240_000 }, () => {

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
+import { FlotillaProcess, freePort, http, loopbackContainerEnv, waitFor, waitForHttp } from '../helpers/processes.js';
 import { chromiumSkipReason, launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
 import { bearer, testKeys } from '../helpers/auth.js';
 
@@ -47,13 +47,7 @@ describe('dashboard against a real cluster', { timeout: 240_000, skip: skip ?? f
       containers.set(
         name,
         new FlotillaProcess(name, ['container'], {
-          CENTRAL_MANAGER_URL: url,
-          REDIS_URL: redis.url,
-          EXTERNAL_IP: ip,
-          FLOTILLA_BIND_ADDRESS: ip,
-          AGENT_PORT: String(await freePort(ip)),
-          CONTAINER_NAME: name,
-          FLOTILLA_PREFIX: prefix,
+          ...(await loopbackContainerEnv(name, ip, { managerUrl: url, redisUrl: redis.url, prefix })),
           FLOTILLA_JOIN_TOKEN: keys.joinToken(),
         }),
       );

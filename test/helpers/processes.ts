@@ -149,6 +149,22 @@ export async function http<T = Record<string, unknown>>(method: string, url: str
   return { status: res.statusCode, body: parsed as T };
 }
 
+/**
+ * What a user sets on an agent host, for a container whose host is a loopback address of its own
+ * (127.0.0.x): it advertises and binds that address, on a free port there.
+ */
+export async function loopbackContainerEnv(name: string, ip: string, o: { managerUrl: string; redisUrl: string; prefix: string }): Promise<Record<string, string>> {
+  return {
+    CENTRAL_MANAGER_URL: o.managerUrl,
+    REDIS_URL: o.redisUrl,
+    EXTERNAL_IP: ip,
+    FLOTILLA_BIND_ADDRESS: ip,
+    AGENT_PORT: String(await freePort(ip)),
+    CONTAINER_NAME: name,
+    FLOTILLA_PREFIX: o.prefix,
+  };
+}
+
 export async function waitForHttp(url: string, timeoutMs = 10_000): Promise<void> {
   await waitFor(`${url} to answer 200`, async () => (await http('GET', url)).status === 200, timeoutMs);
 }

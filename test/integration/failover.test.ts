@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
+import { FlotillaProcess, freePort, http, loopbackContainerEnv, waitFor, waitForHttp } from '../helpers/processes.js';
 import { RedisStore, connectRedis } from '../../src/store/index.js';
 import { startOpenAiStub } from '../helpers/openai-stub.js';
 import { startSender as startLoadSender, type Sender } from '../helpers/message-load.js';
@@ -40,15 +40,7 @@ describe('failover of agents under a steady message load', { timeout: 180_000 },
     for (const [name, ip] of CONTAINERS) {
       containers.set(
         name,
-        new FlotillaProcess(name, ['container'], {
-          CENTRAL_MANAGER_URL: url,
-          REDIS_URL: redis.url,
-          EXTERNAL_IP: ip,
-          FLOTILLA_BIND_ADDRESS: ip,
-          AGENT_PORT: String(await freePort(ip)),
-          CONTAINER_NAME: name,
-          FLOTILLA_PREFIX: prefix,
-        }),
+        new FlotillaProcess(name, ['container'], await loopbackContainerEnv(name, ip, { managerUrl: url, redisUrl: redis.url, prefix })),
       );
     }
     await waitFor('three containers serving echo', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
-import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
+import { FlotillaProcess, freePort, http, loopbackContainerEnv, waitFor, waitForHttp } from '../helpers/processes.js';
 import { DEFAULT_LEASE_TIMEOUT_MS } from '../../src/manager/config.js';
 import type { ContainerView, EventView } from '../../src/protocol/api.js';
 
@@ -24,15 +24,7 @@ describe('failure detection with the default lease', { timeout: 120_000 }, () =>
   const prefix = `fd${process.pid}:`;
 
   const container = async (name: string, ip: string, redisUrl: string): Promise<FlotillaProcess> => {
-    const proc = new FlotillaProcess(name, ['container'], {
-      CENTRAL_MANAGER_URL: url,
-      REDIS_URL: redisUrl,
-      EXTERNAL_IP: ip,
-      FLOTILLA_BIND_ADDRESS: ip,
-      AGENT_PORT: String(await freePort(ip)),
-      CONTAINER_NAME: name,
-      FLOTILLA_PREFIX: prefix,
-    });
+    const proc = new FlotillaProcess(name, ['container'], await loopbackContainerEnv(name, ip, { managerUrl: url, redisUrl, prefix }));
     procs.push(proc);
     return proc;
   };

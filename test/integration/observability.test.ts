@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { FlotillaProcess, freePort, http, waitFor, waitForHttp } from '../helpers/processes.js';
+import { FlotillaProcess, freePort, http, loopbackContainerEnv, waitFor, waitForHttp } from '../helpers/processes.js';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { runCli, spawnCli } from '../cli/run-cli.js';
 import { startOtlpCollector, type OtlpCollector } from '../helpers/otlp-collector.js';
@@ -47,14 +47,8 @@ describe('shipped logs and the latency matrix', { timeout: 120_000 }, () => {
     for (const [i, [name, ip]] of CONTAINERS.entries()) {
       containers.push(
         new FlotillaProcess(name, ['container'], {
-          CENTRAL_MANAGER_URL: url,
           // The second container reaches Redis through the delay proxy: its link can be slowed.
-          REDIS_URL: i === 1 ? slowLink.url : redis.url,
-          EXTERNAL_IP: ip,
-          FLOTILLA_BIND_ADDRESS: ip,
-          AGENT_PORT: String(await freePort(ip)),
-          CONTAINER_NAME: name,
-          FLOTILLA_PREFIX: prefix,
+          ...(await loopbackContainerEnv(name, ip, { managerUrl: url, redisUrl: i === 1 ? slowLink.url : redis.url, prefix })),
           FLOTILLA_AGENT_MODULES: CHATTY,
           FLOTILLA_LATENCY_INTERVAL_MS: String(PROBE_INTERVAL_MS),
           ...otel,
