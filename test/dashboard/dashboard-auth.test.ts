@@ -103,13 +103,28 @@ describe('dashboard sign-in and roles', { timeout: 120_000, skip: skip ?? false 
 
   test("a token whose signing key is retired mid-session: the next call gets 401 and the page goes back to sign-in", async () => {
     const { page } = browser;
+    // The page reads on its own (a poll every few seconds): those reads are held here until the
+    // user's click has been answered, so that the click is the next call the manager sees (had a
+    // poll gone first, it would already have ended the session and the button would be gone).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/**', async (route) => {
+      if (route.request().method() === 'GET') await released;
+      await route.continue().catch(() => undefined); // the page may have dropped it meanwhile
+    });
     const oldKid = keys.keyDir.load().signing.find((k) => k.rotated_at === null)!.kid;
     keys.keyDir.rotate();
     keys.keyDir.retire(oldKid);
-    // The manager re-reads its key directory at most once a second.
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    // The manager re-reads its key directory at most once a second: wait until it refuses the token.
+    const deadline = Date.now() + 5_000;
+    while ((await http('GET', `${url}/api/v1/cluster/containers`, undefined, { authorization: `Bearer ${admin}` })).status !== 401) {
+      assert.ok(Date.now() < deadline, 'the manager still accepts a token whose key was retired 5 s ago');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await page.locator('[data-table=containers] button[data-action=cordon]').click();
     await page.locator('#signin-message', { hasText: 'Your session ended' }).waitFor();
+    release();
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
     assert.equal(await page.evaluate("sessionStorage.getItem('flotilla.token')"), null);
     assert.equal((await store.getContainer('auth-box'))?.availability, 'schedulable', 'the refused cordon changed nothing');
   });
