@@ -8,6 +8,8 @@
  */
 import { createInterface } from 'node:readline';
 import { createConnection } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Agent, setGlobalDispatcher } from 'undici';
 import { http } from '../../helpers/processes.js';
 import { countExpired, startSender, type Sender } from '../../helpers/message-load.js';
 import { RedisStore, connectRedis } from '../../../src/store/index.js';
@@ -18,6 +20,11 @@ const TCP_TIMEOUT_MS = 3_000;
 const WAIT_POLL_MS = 20;
 
 const senders = new Map<string, Sender>();
+
+// A TLS cluster: every https call of the driver (the load included) trusts the cluster CA, and
+// shows no client certificate, as a person's CLI or dashboard.
+const CA_FILE = process.env.FLOTILLA_CA_FILE || undefined;
+if (CA_FILE !== undefined) setGlobalDispatcher(new Agent({ connect: { ca: readFileSync(CA_FILE, 'utf8') } }));
 
 function tcpProbe(host: string, port: number): Promise<{ ok: boolean; ms: number; error?: string }> {
   const started = Date.now();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlotillaProcess, waitFor } from '../../helpers/processes.js';
 import { testKeys, type TestKeys } from '../../helpers/auth.js';
+import { initClusterCa } from '../../../src/tls/index.js';
 import type { ContainerView } from '../../../src/protocol/index.js';
 import { Driver } from './driver.js';
 import { containerEnv, managerEnv, managerUrl, redisUrl, type ClusterAuth, type ClusterHosts } from './env.js';
@@ -31,6 +32,8 @@ export interface ClusterOptions {
   flotillaAddress?: (host: Host) => string;
   /** Tools the run needs besides ip and iptables (e.g. wireguard-go, wg). */
   tools?: string[];
+  /** A cluster CA in the key dir, managers with FLOTILLA_TLS=on, containers joining over https. */
+  tls?: boolean;
 }
 
 export class Cluster implements ClusterHosts {
@@ -44,12 +47,16 @@ export class Cluster implements ClusterHosts {
   private readonly redisDir = mkdtempSync(join(tmpdir(), 'flotilla-cluster-redis-'));
   /** The managers' key directory, made before any of them starts (as an operator makes a Secret). */
   private readonly keys: TestKeys = testKeys('cluster');
-  readonly auth: ClusterAuth = { keyDir: this.keys.keyDir.path, joinToken: this.keys.joinToken() };
+  /** Set once the key dir is complete (with its CA when TLS is on: the join token names it). */
+  auth!: ClusterAuth;
   /** An admin token, for the driver and for tests that call the API themselves. */
   adminToken = '';
   driver!: Driver;
 
-  private constructor(readonly network: TestNetwork) {
+  private constructor(
+    readonly network: TestNetwork,
+    readonly tls: boolean,
+  ) {
     const byRole = (role: string): Host[] => network.hosts.filter((h) => h.role === role);
     this.redis = byRole('redis')[0]!;
     this.managers = byRole('manager');
@@ -63,11 +70,13 @@ export class Cluster implements ClusterHosts {
     if (stale.length > 0) console.log(`# cluster harness: removed ${stale.length} namespace(s) left by crashed runs: ${stale.join(' ')}`);
     const hosts = hostsFor(runId(), options.specs).map((h) => (options.flotillaAddress ? { ...h, flotillaAddress: options.flotillaAddress(h) } : h));
     const network = TestNetwork.create(runId(), hosts);
-    const cluster = new Cluster(network);
+    const cluster = new Cluster(network, options.tls === true);
     try {
+      const ca = cluster.tls ? await initClusterCa(cluster.keys.keyDir) : undefined;
+      cluster.auth = { keyDir: cluster.keys.keyDir.path, joinToken: cluster.keys.joinToken(), ...(ca === undefined ? {} : { caFile: ca.certFile }) };
       await options.prepare?.(network);
       cluster.adminToken = await cluster.keys.token('admin', { sub: 'cluster-harness', ttlMs: ADMIN_TOKEN_TTL_MS });
-      cluster.driver = new Driver(network.wrap(cluster.client.name), cluster.adminToken);
+      cluster.driver = new Driver(network.wrap(cluster.client.name), cluster.adminToken, cluster.auth.caFile);
       await cluster.startRedis();
       for (const m of cluster.managers) cluster.startManager(m.name);
       for (const m of cluster.managers) await cluster.waitManager(m.name);
@@ -85,7 +94,7 @@ export class Cluster implements ClusterHosts {
   }
 
   get managerUrls(): string[] {
-    return this.managers.map(managerUrl);
+    return this.managers.map((m) => managerUrl(m, this.tls));
   }
 
   host(name: string): Host {
@@ -122,7 +131,7 @@ export class Cluster implements ClusterHosts {
   }
 
   async waitManager(name: string): Promise<void> {
-    const url = managerUrl(this.host(name));
+    const url = managerUrl(this.host(name), this.tls);
     await waitFor(`${name} /health from the client host`, async () => (await this.driver.http('GET', `${url}/health`)).status === 200, MANAGER_START_TIMEOUT_MS, 200);
   }
 

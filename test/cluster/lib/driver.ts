@@ -20,10 +20,13 @@ export class Driver {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   readonly stderr: string[] = [];
 
-  /** `token`: the bearer token the driver puts on every API call (FLOTILLA_TOKEN in its env). */
-  constructor(wrap: string[], token?: string) {
+  /**
+   * `token`: the bearer token the driver puts on every API call (FLOTILLA_TOKEN in its env).
+   * `caFile`: the cluster CA its https calls trust (FLOTILLA_CA_FILE, as for the CLI).
+   */
+  constructor(wrap: string[], token?: string, caFile?: string) {
     const argv = [...wrap, process.execPath, '--import', 'tsx', DRIVER];
-    const env = { PATH: process.env.PATH ?? '', ...(token === undefined ? {} : { FLOTILLA_TOKEN: token }) };
+    const env = { PATH: process.env.PATH ?? '', ...(token === undefined ? {} : { FLOTILLA_TOKEN: token }), ...(caFile === undefined ? {} : { FLOTILLA_CA_FILE: caFile }) };
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.child.stderr?.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString('utf8')));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
