@@ -21,6 +21,7 @@ import { Cluster } from './lib/cluster.js';
 import { LOAD_AFTER_RECOVERY_MS, LOAD_BEFORE_FAULT_MS, LoadRun, RECOVERY_CEILING_MS } from './lib/load-run.js';
 import type { Repetition } from './lib/figures.js';
 import { AGENT_PORT, MANAGER_PORT, REDIS_PORT, SUBNET_PREFIX } from './lib/topology.js';
+import type { LatencyMatrix } from '../../src/protocol/index.js';
 
 const COUNTERS = 6;
 const KILL_REPETITIONS = 10;
@@ -36,6 +37,8 @@ const LATENCY_MS = 100;
 const LATENCY_JITTER_MS = 20;
 const LOSS_PROBABILITY = 0.01;
 const LATENCY_WATCH_MS = 15_000;
+/** A link without the proxy, in the latency matrix: far under the 100 ms added (a loaded machine). */
+const FAST_LINK_CEILING_MS = 50;
 const PROXY = fileURLToPath(new URL('./proxy/delay-proxy.ts', import.meta.url));
 
 describe('faults under a steady message load (network namespaces)', { timeout: 20 * 60_000 }, () => {
@@ -211,13 +214,23 @@ describe('faults under a steady message load (network namespaces)', { timeout: 2
     const t0 = Date.now();
     await run.loadStart();
     await sleep(LATENCY_WATCH_MS);
+    // The cluster's own latency matrix (each container measures every 5 s) shows the slow links,
+    // and only those: from the slow host to Redis, the managers and its peers; not from the others.
+    const matrix = (await cluster.driver.http<LatencyMatrix>('GET', `${cluster.managerUrls[0]}/api/v1/cluster/latency`)).body;
+    const median = (from: string, to: string): number | null => matrix.entries.find((e) => e.from === from && e.to === to)?.median_ms ?? null;
+    const fast = cluster.agents.filter((h) => h !== slow).map((h) => h.name);
+    const slowLinks = ['redis', 'manager', ...fast].map((to) => [to, median(slow.name, to)] as const);
+    const fastLinks = fast.map((from) => [from, median(from, 'redis')] as const);
     const movedEvents = (await run.events(t0)).filter((e) => (e.type === 'agent_failed_over' || e.type === 'agent_moved' || e.type === 'container_down') && (e.container_id === slow.name || e.data.from === slow.name));
     const after = await run.placement();
     const moved = onSlow.filter((id) => after.get(id) !== slow.name);
     const stillEpoch = (await cluster.containers()).find((c) => c.container_id === slow.name)?.epoch;
     await run.settle(`latency ${LATENCY_MS}±${LATENCY_JITTER_MS} ms + ${LOSS_PROBABILITY * 100}% loss`, [{ detectionMs: null, answerMs: null }], moved.length + movedEvents.length);
     console.log(`# latency: redis-cli PING from ${slow.name} took ${rtt} ms (median of 5, incl. process start); ${onSlow.length} agents stayed`);
+    console.log(`# latency matrix: ${[...slowLinks.map(([to, ms]) => `${slow.name}→${to} ${ms} ms`), ...fastLinks.map(([from, ms]) => `${from}→redis ${ms} ms`)].join(', ')} (medians)`);
     assert.ok(rtt >= LATENCY_MS - LATENCY_JITTER_MS, `the delay is on the path (PING ${rtt} ms)`);
+    for (const [to, ms] of slowLinks) assert.ok(ms !== null && ms >= LATENCY_MS - LATENCY_JITTER_MS, `the matrix shows ${slow.name}→${to} slowed: ${ms} ms`);
+    for (const [from, ms] of fastLinks) assert.ok(ms !== null && ms < FAST_LINK_CEILING_MS, `the matrix shows ${from}→redis fast: ${ms} ms`);
     assert.deepEqual(moved, [], 'no agent moved off the slow host');
     assert.deepEqual(movedEvents.map((e) => e.type), [], 'no failure or move event for the slow host');
     assert.equal(stillEpoch, epoch, 'the slow host kept its registration');
