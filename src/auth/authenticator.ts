@@ -33,6 +33,15 @@ export const VERIFIED_CACHE_SIZE = 1_000;
 /** Longest accepted `Authorization` header: a JWT of ours is ~400 bytes. */
 export const MAX_AUTHORIZATION_LENGTH = 4_096;
 
+/** The token of an `Authorization: Bearer <token>` header, or AuthFailure saying what is wrong with it. */
+export function bearerToken(header: string | undefined): string {
+  if (header === undefined || header === '') throw new AuthFailure('missing_token', 'authentication required: send Authorization: Bearer <token>');
+  if (header.length > MAX_AUTHORIZATION_LENGTH) throw new AuthFailure('invalid_token', 'the Authorization header is too long');
+  const m = /^Bearer +([^\s]+)$/i.exec(header);
+  if (m === null) throw new AuthFailure('invalid_token', 'the Authorization header must be "Bearer <token>"');
+  return m[1]!;
+}
+
 /** Who is calling: a verified token's principal, a join token, or nobody (a public route). */
 export type Caller = { kind: 'token'; principal: Principal } | { kind: 'join' };
 
@@ -154,12 +163,7 @@ export class ApiAuthenticator {
   }
 
   private async authenticate(req: FastifyRequest, access: Exclude<Access, 'public'>): Promise<Caller> {
-    const header = req.headers.authorization;
-    if (header === undefined || header === '') throw new AuthFailure('missing_token', 'authentication required: send Authorization: Bearer <token>');
-    if (header.length > MAX_AUTHORIZATION_LENGTH) throw new AuthFailure('invalid_token', 'the Authorization header is too long');
-    const m = /^Bearer +([^\s]+)$/i.exec(header);
-    if (m === null) throw new AuthFailure('invalid_token', 'the Authorization header must be "Bearer <token>"');
-    const token = m[1]!;
+    const token = bearerToken(req.headers.authorization);
     const set = this.keys();
     if (looksLikeJoinToken(token)) {
       if (!sameJoinToken(token, set.joinToken)) throw new AuthFailure('invalid_join_token', 'the join token is not the current one: get it with `flotilla join-token` on the manager');

@@ -1,5 +1,5 @@
 /** Authentication and authorization: keys, tokens, join tokens, the request hook, the audit trail. */
-export { ApiAuthenticator, DEFAULT_CONTAINER_TOKEN_TTL_MS, KEY_RELOAD_INTERVAL_MS, MAX_AUTHORIZATION_LENGTH, type AuthenticatorOptions, type Caller } from './authenticator.js';
+export { ApiAuthenticator, bearerToken, DEFAULT_CONTAINER_TOKEN_TTL_MS, KEY_RELOAD_INTERVAL_MS, MAX_AUTHORIZATION_LENGTH, type AuthenticatorOptions, type Caller } from './authenticator.js';
 export { auditHook, who } from './audit.js';
 export { AUTH_ENV, AUTH_OFF_WARNING, authSettingsFromEnv, envDuration, type AuthMode, type AuthSettings } from './config.js';
 export { formatDuration, InvalidDurationError, parseDuration } from './duration.js';
@@ -23,5 +23,6 @@ export {
 } from './key-dir.js';
 export { FailureLimiter, type FailureLimiterSettings } from './rate-limit.js';
 export { isRole, ROLES, ROLES_FOR_ACCESS, roleAllows, type Role } from './roles.js';
-export { mintToken, publicJwks, TOKEN_ISSUER, verifyToken, type MintRequest, type Principal } from './tokens.js';
+export { mintToken, publicJwks, TOKEN_ISSUER, verifyToken, verifyTokenWithJwks, type MintRequest, type Principal } from './tokens.js';
+export { DEFAULT_JWKS_REFRESH_MS, JWKS_RETRY_MS, KeysUnavailableError, PublishedKeys, type PublishedKeysOptions } from './published-keys.js';
 export { keysChangedData, startManagerAuth } from './manager-auth.js';

@@ -71,18 +71,37 @@ function verifierOf(set: KeySet): ReturnType<typeof createLocalJWKSet> {
 
 /** A verified principal, or AuthFailure saying why not (never a stack, never the token back). */
 export async function verifyToken(set: KeySet, token: string, nowMs: number = Date.now()): Promise<Principal> {
-  let kid: string | undefined;
-  try {
-    kid = decodeProtectedHeader(token).kid;
-  } catch (cause) {
-    throw new AuthFailure('invalid_token', 'the bearer token is not a JWT', { cause });
-  }
+  const kid = keyIdOf(token);
   const key = set.signing.find((k) => k.kid === kid);
   if (key === undefined) throw new AuthFailure('invalid_token', 'the token was not signed by this cluster (unknown key id)');
   if (keyState(key, nowMs) === 'retired') throw new AuthFailure('key_retired', 'the token was signed by a retired key; get a new token');
+  return checkSignatureAndClaims(token, verifierOf(set), nowMs);
+}
+
+/**
+ * The same check against the public keys a manager publishes (`/.well-known/jwks.json`), for a
+ * host without the key directory (a container checking callers of its own port). A retired key is
+ * no longer published, so its tokens are refused as unknown.
+ */
+export async function verifyTokenWithJwks(jwks: JSONWebKeySet, token: string, nowMs: number = Date.now()): Promise<Principal> {
+  const kid = keyIdOf(token);
+  if (!jwks.keys.some((k) => k.kid === kid)) throw new AuthFailure('invalid_token', 'the token was not signed by this cluster, or its key was retired (unknown key id)');
+  return checkSignatureAndClaims(token, createLocalJWKSet(jwks), nowMs);
+}
+
+/** The key id of a token's header (not yet verified). */
+export function keyIdOf(token: string): string | undefined {
+  try {
+    return decodeProtectedHeader(token).kid;
+  } catch (cause) {
+    throw new AuthFailure('invalid_token', 'the bearer token is not a JWT', { cause });
+  }
+}
+
+async function checkSignatureAndClaims(token: string, keys: ReturnType<typeof createLocalJWKSet>, nowMs: number): Promise<Principal> {
   let payload;
   try {
-    ({ payload } = await jwtVerify(token, verifierOf(set), {
+    ({ payload } = await jwtVerify(token, keys, {
       algorithms: [SIGNING_ALG],
       issuer: TOKEN_ISSUER,
       clockTolerance: CLOCK_TOLERANCE_S,

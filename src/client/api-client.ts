@@ -17,7 +17,8 @@ import type {
   RegisterBody,
   RegisterResponse,
 } from '../protocol/api.js';
-import { PATHS } from '../protocol/paths.js';
+import { AUTH_PATHS, PATHS } from '../protocol/paths.js';
+import type { JSONWebKeySet } from 'jose';
 import type { LatencyMatrix, LogsPage, ProbeResult } from '../protocol/observability-api.js';
 import {
   MESSAGE_PATHS,
@@ -158,6 +159,10 @@ export class ApiClient {
   }
   clusterCa(): Promise<ClusterCaResponse> {
     return this.call('GET', PATHS.clusterCa);
+  }
+  /** The public keys that verify this cluster's tokens. */
+  jwks(timeoutMs?: number): Promise<JSONWebKeySet> {
+    return this.call('GET', AUTH_PATHS.jwks, undefined, timeoutMs);
   }
   heartbeat(id: string, epoch: number): Promise<HeartbeatResponse> {
     return this.call('POST', PATHS.containerAction(id, 'heartbeat'), { epoch });

@@ -6,6 +6,7 @@ import { isSafeName } from '../protocol/names.js';
 import type { Resources } from '../protocol/container.js';
 import { DEFAULT_LATENCY_INTERVAL_MS, LATENCY_INTERVAL_MIN_MS } from '../observability/latency-probe.js';
 import { JOIN_TOKEN_PREFIX, parseJoinToken } from '../auth/join-token.js';
+import { DEFAULT_JWKS_REFRESH_MS, JWKS_RETRY_MS } from '../auth/published-keys.js';
 import { ownCertificatesFromEnv, TLS_CA_ENV, TLS_CERT_ENV, type OwnCertificates } from '../tls/config.js';
 import { readFileSync } from 'node:fs';
 
@@ -40,6 +41,10 @@ export interface ContainerConfig {
   joinToken: string | undefined;
   /** Serve Prometheus `GET /metrics` (FLOTILLA_METRICS, default on). */
   metrics: boolean;
+  /** FLOTILLA_METRICS_PUBLIC: /metrics needs no token or client certificate (as on the manager). */
+  metricsPublic: boolean;
+  /** How often the manager's public token keys are read again (FLOTILLA_JWKS_REFRESH_MS): a retired key is refused within this. */
+  jwksRefreshMs: number;
   /** Ship this process's log lines to the store's shared log (FLOTILLA_LOG_SHIPPING, default on; needs REDIS_URL). */
   logShipping: boolean;
   /** Measure round trips to Redis, the manager and peers this often (FLOTILLA_LATENCY_INTERVAL_MS; 0 = off). */
@@ -142,6 +147,8 @@ export function containerConfigFromEnv(env: Env = process.env): ContainerConfig 
     token: envString(env, 'FLOTILLA_TOKEN'),
     joinToken: joinTokenFromEnv(env),
     metrics: envBool(env, 'FLOTILLA_METRICS', true),
+    metricsPublic: envBool(env, 'FLOTILLA_METRICS_PUBLIC', false),
+    jwksRefreshMs: envInt(env, 'FLOTILLA_JWKS_REFRESH_MS', DEFAULT_JWKS_REFRESH_MS, { min: JWKS_RETRY_MS, max: 3_600_000 }),
     logShipping: envBool(env, 'FLOTILLA_LOG_SHIPPING', true),
     latencyIntervalMs: latencyInterval(env),
     tls: tlsConfigFromEnv(env, managerUrl),

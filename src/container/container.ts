@@ -13,11 +13,16 @@ import type { ContainerConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ContainerCredentials } from './credentials.js';
 import { LeaseKeeper, httpRenewer, storeRenewer, type LeaseRenewer } from './lease.js';
-import { buildContainerServer, type ContainerStatusView } from './server.js';
-import { ContainerMetrics, LatencyProbe } from '../observability/index.js';
+import { buildContainerServer, type ContainerServerOptions, type ContainerStatusView } from './server.js';
+import { certificateGuard, tokenGuard } from './port-guard.js';
+import { PublishedKeys } from '../auth/index.js';
+import { ContainerMetrics, LatencyProbe, METRICS_PATH } from '../observability/index.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { Server as HttpsServer } from 'node:https';
 import { ContainerTls, ContainerTlsError } from '../tls/container-tls.js';
+
+/** Reading the manager's public keys must not hold a caller of our port long. */
+const JWKS_FETCH_TIMEOUT_MS = 2_000;
 
 export class DuplicateNameError extends Error {
   override readonly name = 'DuplicateNameError';
@@ -146,13 +151,37 @@ export class AgentContainer {
         log,
       });
     }
-    this.server = buildContainerServer(this, log, this.metrics ?? undefined, this.tlsState?.httpsOptions());
+    this.server = buildContainerServer(this, log, {
+      ...(this.metrics === null ? {} : { metrics: this.metrics }),
+      ...(this.tlsState === null ? {} : { https: this.tlsState.httpsOptions() }),
+      ...this.portAccess(),
+    });
     await this.server.listen({ port: config.port, host: config.bindAddress });
     if (this.tlsState !== null) this.tlsState.attach(this.server.server as unknown as HttpsServer);
     const address = this.server.server.address();
     this.boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
     log.info({ port: this.boundPort, externalIp: config.externalIp, lease: this.renewer.via, tls: this.tlsState !== null }, `container ${config.name} listening on ${this.tlsState === null ? 'http' : 'https'}://${config.bindAddress}:${this.boundPort}`);
     this.rejoin();
+  }
+
+  /**
+   * Who may call this container's port beyond /health and /ready: with TLS, clients with a
+   * certificate from the cluster CA; without TLS in a cluster that authenticates (we were given a
+   * join token or a token), callers with a token of the cluster, checked against the keys the
+   * manager publishes — /ping stays open for the manager's probes and the peers' pings, which
+   * carry none. A cluster without authentication leaves the port open, as its API is.
+   */
+  private portAccess(): Pick<ContainerServerOptions, 'guard' | 'alsoOpen'> {
+    const c = this.o.config;
+    const metricsOpen = c.metricsPublic ? [METRICS_PATH] : [];
+    if (this.tlsState !== null) return { guard: certificateGuard(), alsoOpen: metricsOpen };
+    if (c.joinToken === undefined && c.token === undefined) return {};
+    const keys = new PublishedKeys({
+      fetchJwks: () => this.client.jwks(JWKS_FETCH_TIMEOUT_MS),
+      refreshMs: c.jwksRefreshMs,
+      onReadError: (err) => this.o.log.warn({ err: err.message }, 'could not read the manager\'s public keys (/.well-known/jwks.json); callers of this port are checked with the keys read last'),
+    });
+    return { guard: tokenGuard(keys), alsoOpen: ['/ping', ...metricsOpen] };
   }
 
   /** Resolves when the current join attempt has finished (joined, or stopped). */

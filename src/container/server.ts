@@ -5,7 +5,7 @@ import { quietRequests } from '../common/http-logging.js';
 import { VERSION } from '../common/version.js';
 import { metricsRoutes, type MetricsSource } from '../observability/index.js';
 import type { ServerOptions as HttpsOptions } from 'node:https';
-import { clusterPeerProblem } from '../tls/peer.js';
+import type { PortGuard } from './port-guard.js';
 
 export interface ContainerStatusView {
   container_id: string;
@@ -30,28 +30,39 @@ export interface ContainerStatusSource {
 
 /**
  * Open to any client: liveness and readiness probes (load balancers, the kubelet, Docker's
- * HEALTHCHECK) have no cluster certificate. As on the manager, these two and nothing else.
+ * HEALTHCHECK) have no credentials. As on the manager, these two and what the guard adds.
  */
-const OPEN_PATHS = new Set(['/health', '/ready']);
+const OPEN_PATHS: readonly string[] = ['/health', '/ready'];
 
-/**
- * `metrics`: served at GET /metrics; absent (FLOTILLA_METRICS=off): no such route. `https`: serve
- * HTTPS and answer only clients with a certificate from the cluster CA (the manager, peers),
- * except on /health and /ready.
- */
-export function buildContainerServer(view: ContainerStatusSource, log: Logger, metrics?: MetricsSource, https?: HttpsOptions): FastifyInstance {
+export interface ContainerServerOptions {
+  /** Served at GET /metrics; absent (FLOTILLA_METRICS=off): no such route. */
+  metrics?: MetricsSource;
+  /** Serve HTTPS with these options (TLS on). */
+  https?: HttpsOptions;
+  /** Who may call the paths that are not open (./port-guard.ts); absent: everyone (authentication off). */
+  guard?: PortGuard;
+  /** Open besides /health and /ready when there is a guard (e.g. /metrics with FLOTILLA_METRICS_PUBLIC). */
+  alsoOpen?: readonly string[];
+}
+
+export function buildContainerServer(view: ContainerStatusSource, log: Logger, options: ContainerServerOptions = {}): FastifyInstance {
+  const { metrics, https, guard } = options;
   const app = Fastify({
-    // Typed as the plain HTTP instance (spread as `object`); the check below reads the TLS socket.
+    // Typed as the plain HTTP instance (spread as `object`); the guard reads the TLS socket.
     ...((https === undefined ? {} : { https }) as object),
     loggerInstance: log as FastifyBaseLogger,
     logController: quietRequests(),
     bodyLimit: 1_048_576,
   });
-  if (https !== undefined) {
+  if (guard !== undefined) {
+    const open = new Set([...OPEN_PATHS, ...(options.alsoOpen ?? [])]);
     app.addHook('onRequest', async (req, reply) => {
-      if (OPEN_PATHS.has(req.url.split('?')[0] ?? '')) return;
-      const problem = clusterPeerProblem(req.raw.socket);
-      if (problem !== null) return reply.code(401).send({ error: problem.code, message: problem.message, status_code: 401 });
+      if (open.has(req.url.split('?')[0] ?? '')) return;
+      const refusal = await guard({ headers: req.headers, socket: req.raw.socket, ip: req.ip });
+      if (refusal === null) return;
+      if (refusal.retryAfterS !== undefined) void reply.header('retry-after', String(refusal.retryAfterS));
+      if (refusal.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="flotilla"');
+      return reply.code(refusal.statusCode).send({ error: refusal.error, message: refusal.message, status_code: refusal.statusCode });
     });
   }
   app.get('/health', async () => ({ status: 'healthy', timestamp: new Date().toISOString(), version: VERSION, container_id: view.id }));

@@ -120,6 +120,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
 export interface HttpResult<T = unknown> {
   status: number;
   body: T;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** A plain HTTP call, as curl would make it. */
@@ -146,7 +147,7 @@ export async function http<T = Record<string, unknown>>(method: string, url: str
   } catch {
     // not JSON: keep the text
   }
-  return { status: res.statusCode, body: parsed as T };
+  return { status: res.statusCode, body: parsed as T, headers: res.headers };
 }
 
 /**
