@@ -3,7 +3,9 @@
  * environment (lib/env.ts), finds what is wrong and says what to do: a healthy host, the Redis
  * port blocked by a firewall rule inside the host's namespace, the manager unreachable, an
  * EXTERNAL_IP that is not this host's, and one that is this host's but that the manager cannot
- * reach back (an address on the host with no route from the manager's network).
+ * reach back (an address on the host with no route from the manager's network), and a host whose
+ * clock is off. Network namespaces share the kernel's clock, so that host's clock is set off for
+ * the doctor's process alone, with libfaketime (`faketime`, Debian's package; .ci/run installs it).
  */
 import { failureTracker } from './lib/failure-tracker.js';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +25,8 @@ const SPECS = [
 ] as const;
 /** Every check gives up after 3 s; a run makes a few of them. */
 const DOCTOR_TIMEOUT_MS = 30_000;
+/** The agent host's clock, ahead of everyone else's: well past the doctor's 500 ms warning. */
+const CLOCK_AHEAD_S = 5;
 
 describe('flotilla doctor on an agent host (network namespaces)', { timeout: 180_000 }, () => {
   let cluster: Cluster;
@@ -30,18 +34,22 @@ describe('flotilla doctor on an agent host (network namespaces)', { timeout: 180
   const guard = tracker.guard;
 
   before(async () => {
-    cluster = await Cluster.start({ specs: SPECS });
+    cluster = await Cluster.start({ specs: SPECS, tools: ['faketime'] });
   });
   after(async () => {
     await cluster?.close(tracker.failed);
   });
 
 
-  /** `flotilla doctor --json` inside a1's namespace with a1's environment (plus `override`). */
-  function doctor(override: Record<string, string> = {}): { code: number | null; ok: boolean; findings: Finding[]; byCheck: (c: string) => Finding | undefined } {
+  /**
+   * `flotilla doctor --json` inside a1's namespace with a1's environment (plus `override`);
+   * `clockAheadS`: as on a host whose clock runs that far ahead.
+   */
+  function doctor(override: Record<string, string> = {}, clockAheadS?: number): { code: number | null; ok: boolean; findings: Finding[]; byCheck: (c: string) => Finding | undefined } {
     // FLOTILLA_TOKEN: the reach-back check asks the manager to probe, which takes an operator.
     const env = { PATH: process.env.PATH ?? '', ...containerEnv(cluster.host('a1'), cluster, cluster.managers[0]!), FLOTILLA_TOKEN: cluster.adminToken, ...override };
-    const res = spawnSync('ip', ['netns', 'exec', cluster.host('a1').netns, process.execPath, CLI, 'doctor', '--json'], { env, encoding: 'utf8', timeout: DOCTOR_TIMEOUT_MS });
+    const skew = clockAheadS === undefined ? [] : ['faketime', '-f', `+${clockAheadS}s`];
+    const res = spawnSync('ip', ['netns', 'exec', cluster.host('a1').netns, ...skew, process.execPath, CLI, 'doctor', '--json'], { env, encoding: 'utf8', timeout: DOCTOR_TIMEOUT_MS });
     const out = JSON.parse(res.stdout) as { ok: boolean; findings: Finding[] };
     return { code: res.status, ...out, byCheck: (c) => out.findings.find((f) => f.check === c) };
   }
@@ -112,6 +120,22 @@ describe('flotilla doctor on an agent host (network namespaces)', { timeout: 180
       assert.match(back!.fix ?? '', /set EXTERNAL_IP to the address the manager host reaches this host at/);
     } finally {
       cluster.network.exec('a1', ['ip', 'addr', 'del', `${unroutable}/32`, 'dev', 'lo']);
+    }
+  }));
+
+  test(`an agent host whose clock is ${CLOCK_AHEAD_S} s ahead: warnings against Redis's and the manager's clocks, with what to do`, guard(async () => {
+    const r = doctor({}, CLOCK_AHEAD_S);
+    for (const check of ['clock.redis', 'clock.manager']) {
+      const f = r.byCheck(check);
+      assert.equal(f?.status, 'warn', `${check}: ${JSON.stringify(f)}`);
+      assert.match(f!.summary, /this host's clock is \d+ ms ahead of/);
+      const ms = Number(/is (\d+) ms/.exec(f!.summary)![1]);
+      assert.ok(Math.abs(ms - CLOCK_AHEAD_S * 1_000) < 1_000, `${check} measured ${ms} ms for ${CLOCK_AHEAD_S} s`);
+      assert.match(f!.fix ?? '', /time sync \(chrony or systemd-timesyncd\)/);
+    }
+    // Nothing else is wrong on the host: the rest still passes.
+    for (const check of ['redis.reach', 'redis.auth', 'manager.reach', 'external_ip.local', 'external_ip.reach_back']) {
+      assert.equal(r.byCheck(check)?.status, 'ok', `${check}: ${JSON.stringify(r.byCheck(check))}`);
     }
   }));
 });
