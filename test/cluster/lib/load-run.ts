@@ -183,6 +183,29 @@ export class LoadRun {
     return drained;
   }
 
+  /** The busiest agent host of repetition `rep` (a different one first each time) and its agents. */
+  private async victim(rep: number): Promise<{ victim: string; victims: string[] }> {
+    const where = await this.placement();
+    const victim = this.busiest(where, this.rotate(rep));
+    return { victim, victims: this.ids.filter((id) => where.get(id) === victim) };
+  }
+
+  /**
+   * Does `fault` to `victim`, then waits for its `container_down` event and for its agents to
+   * answer from another container; records the repetition (and the event) and returns the times.
+   */
+  private async faultOn(victim: string, victims: string[], fault: () => void, reps: Repetition[], detected: EventView[]): Promise<{ t0: number; answerMs: number | null }> {
+    const t0 = Date.now();
+    fault();
+    const [event, answerMs] = await Promise.all([
+      this.detectionEvent(t0, (e) => e.type === 'container_down' && e.container_id === victim),
+      this.answeredAgain(victims, t0, victim),
+    ]);
+    reps.push({ detectionMs: event === null ? null : Date.parse(event.timestamp) - t0, answerMs });
+    if (event !== null) detected.push(event);
+    return { t0, answerMs };
+  }
+
   /**
    * `kill -9` of the busiest agent container, `repetitions` times under load (a different host
    * first each time); each is started again and the agents rebalanced before the next.
@@ -194,17 +217,8 @@ export class LoadRun {
     await this.loadStart();
     await sleep(LOAD_BEFORE_FAULT_MS);
     for (let rep = 0; rep < repetitions; rep++) {
-      const where = await this.placement();
-      const victim = this.busiest(where, this.rotate(rep));
-      const victims = this.ids.filter((id) => where.get(id) === victim);
-      const t0 = Date.now();
-      cluster.proc(victim).kill9();
-      const [event, answerMs] = await Promise.all([
-        this.detectionEvent(t0, (e) => e.type === 'container_down' && e.container_id === victim),
-        this.answeredAgain(victims, t0, victim),
-      ]);
-      reps.push({ detectionMs: event === null ? null : Date.parse(event.timestamp) - t0, answerMs });
-      if (event !== null) detected.push(event);
+      const { victim, victims } = await this.victim(rep);
+      const { answerMs } = await this.faultOn(victim, victims, () => cluster.proc(victim).kill9(), reps, detected);
       assert.notEqual(answerMs, null, `rep ${rep}: ${victims.join(', ')} did not answer again within ${RECOVERY_CEILING_MS} ms`);
       await cluster.proc(victim).exited;
       cluster.startContainer(victim);
@@ -229,18 +243,9 @@ export class LoadRun {
     await this.loadStart();
     await sleep(LOAD_BEFORE_FAULT_MS);
     for (let rep = 0; rep < repetitions; rep++) {
-      const where = await this.placement();
-      const victim = this.busiest(where, this.rotate(rep));
-      const victims = this.ids.filter((id) => where.get(id) === victim);
+      const { victim, victims } = await this.victim(rep);
       const oldEpoch = (await cluster.containers()).find((c) => c.container_id === victim)!.epoch;
-      const t0 = Date.now();
-      cluster.proc(victim).signal('SIGSTOP');
-      const [event, answerMs] = await Promise.all([
-        this.detectionEvent(t0, (e) => e.type === 'container_down' && e.container_id === victim),
-        this.answeredAgain(victims, t0, victim),
-      ]);
-      reps.push({ detectionMs: event === null ? null : Date.parse(event.timestamp) - t0, answerMs });
-      if (event !== null) detected.push(event);
+      const { t0, answerMs } = await this.faultOn(victim, victims, () => cluster.proc(victim).signal('SIGSTOP'), reps, detected);
       paused.push({ victim, epoch: oldEpoch, at: t0, agents: victims });
       await sleep(Math.max(0, t0 + STOP_BEYOND_LEASE_MS - Date.now()));
       cluster.proc(victim).signal('SIGCONT');
