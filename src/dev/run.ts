@@ -82,7 +82,7 @@ export async function runDevCommand(env = process.env): Promise<void> {
         `  Manager API   ${managerUrl}`,
         `  Health        ${managerUrl}/health`,
         `  Cluster       ${managerUrl}/api/v1/cluster/status`,
-        `  Container     http://${containerConfig.externalIp}:${container.port}/status  (${containerConfig.name})`,
+        `  Container     http://${containerConfig.externalIp}:${container.port}/status  (${containerConfig.name}${admin === null ? '' : '; with the admin token as a bearer token'})`,
         ...(admin === null
           ? ['', '  Authentication is OFF (FLOTILLA_AUTH=off).', '', `  Try: FLOTILLA_URL=${managerUrl} flotilla status`]
           : [
