@@ -149,10 +149,11 @@ export class ApiAuthenticator {
     const hit = this.verified.get(token);
     if (hit !== undefined) {
       const key = set.signing.find((k) => k.kid === hit.kid);
-      if (key !== undefined && keyState(key, nowMs) !== 'retired' && hit.principal.exp * 1_000 + CLOCK_TOLERANCE_S * 1_000 > nowMs) return hit.principal;
+      const revoked = hit.principal.jti !== undefined && set.revoked.has(hit.principal.jti);
+      if (key !== undefined && keyState(key, nowMs) !== 'retired' && !revoked && hit.principal.exp * 1_000 + CLOCK_TOLERANCE_S * 1_000 > nowMs) return hit.principal;
       this.verified.delete(token);
     }
-    // Refusals are not cached: verifyToken says exactly why (expired, retired, unknown key).
+    // Refusals are not cached: verifyToken says exactly why (expired, retired, revoked, unknown key).
     const principal = await verifyToken(set, token, nowMs);
     if (this.verified.size >= VERIFIED_CACHE_SIZE) {
       const oldest = this.verified.keys().next().value;

@@ -13,6 +13,7 @@ export type AuthFailureCode =
   | 'invalid_token'
   | 'token_expired'
   | 'key_retired'
+  | 'token_revoked'
   | 'invalid_join_token'
   | 'forbidden'
   /** TLS on: a container token without a client certificate, or with one the cluster CA did not issue. */

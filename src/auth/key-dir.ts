@@ -28,6 +28,8 @@ export const DEFAULT_MAX_TOKEN_TTL_MS = 30 * 86_400_000;
 export const SIGNING_ALG = 'EdDSA';
 export const CA_CERT_FILE = 'ca-cert.pem';
 export const CA_KEY_FILE = 'ca-key.pem';
+/** Revoked tokens (by `jti`), each kept until it would have expired anyway. Not secret. */
+export const REVOKED_FILE = 'revoked.json';
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -50,6 +52,16 @@ export interface IdentityFile {
 
 export type SigningKeyState = 'signing' | 'verify-only' | 'retired';
 
+/** One revoked token: enough to refuse it, and to tell an operator which it was. */
+export interface RevokedToken {
+  jti: string;
+  /** When the token expires: the entry is dropped after that, as the token is refused anyway. */
+  expires_at: string;
+  revoked_at: string;
+  sub: string | null;
+  role: string | null;
+}
+
 /** What the directory held when read: a snapshot, reloaded by the authenticator as files change. */
 export interface KeySet {
   signing: SigningKeyFile[];
@@ -57,6 +69,8 @@ export interface KeySet {
   joinToken: string;
   /** The cluster CA's certificate (PEM) when `flotilla ca init` made one; its key is read only by the issuer. */
   caCertPem: string | null;
+  /** Tokens refused before their expiry (`flotilla token revoke`), by jti. */
+  revoked: ReadonlySet<string>;
   /** Changes whenever a file of the directory changes (names, sizes, mtimes). */
   version: string;
 }
@@ -221,7 +235,29 @@ export class KeyDir {
     const signing = this.signingFiles().map((f) => this.read<SigningKeyFile>(f));
     const identity = this.read<IdentityFile>('identity.json');
     const joinToken = this.read<{ token: string }>('join-token.json').token;
-    return { signing, identity, joinToken, caCertPem: this.readCa()?.certPem ?? null, version };
+    const revoked = new Set(this.revokedTokens().map((r) => r.jti));
+    return { signing, identity, joinToken, caCertPem: this.readCa()?.certPem ?? null, revoked, version };
+  }
+
+  /** The revoked tokens that have not expired yet (none when the file is absent). */
+  revokedTokens(nowMs: number = Date.now()): RevokedToken[] {
+    if (!existsSync(this.file(REVOKED_FILE))) return [];
+    const list = this.read<{ revoked?: RevokedToken[] }>(REVOKED_FILE).revoked;
+    if (!Array.isArray(list)) throw new KeyDirError(`${this.file(REVOKED_FILE)} holds no "revoked" list`);
+    return list.filter((r) => typeof r?.jti === 'string' && Date.parse(r.expires_at) > nowMs);
+  }
+
+  /**
+   * Refuses a token from the next reload on, until it expires (then its entry is dropped: the
+   * list stays as short as the tokens still alive). Revoking one twice keeps one entry.
+   */
+  revoke(entry: Omit<RevokedToken, 'revoked_at'>, now: Date = new Date()): { entry: RevokedToken; added: boolean } {
+    const kept = this.revokedTokens(now.getTime());
+    const existing = kept.find((r) => r.jti === entry.jti);
+    if (existing !== undefined) return { entry: existing, added: false };
+    const added: RevokedToken = { ...entry, revoked_at: now.toISOString() };
+    this.write(REVOKED_FILE, { revoked: [...kept, added] });
+    return { entry: added, added: true };
   }
 
   /**

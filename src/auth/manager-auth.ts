@@ -17,6 +17,7 @@ export function keysChangedData(set: KeySet, previous: KeySet): Record<string, u
     verify_only: kids(set, 'verify-only'),
     retired: kids(set, 'retired'),
     join_token_rotated: set.joinToken !== previous.joinToken,
+    revoked_tokens: [...set.revoked].filter((jti) => !previous.revoked.has(jti)),
     who: 'key-dir',
   };
 }

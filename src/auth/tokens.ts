@@ -22,6 +22,8 @@ export interface Principal {
   cid?: string;
   /** Seconds since the epoch. */
   exp: number;
+  /** The token's id (`flotilla token revoke` names it); tokens made by other tools may have none. */
+  jti?: string;
 }
 
 export interface MintRequest {
@@ -31,7 +33,7 @@ export interface MintRequest {
   cid?: string;
 }
 
-export async function mintToken(set: KeySet, req: MintRequest, nowMs: number = Date.now()): Promise<{ token: string; expiresAt: Date; kid: string }> {
+export async function mintToken(set: KeySet, req: MintRequest, nowMs: number = Date.now()): Promise<{ token: string; expiresAt: Date; kid: string; jti: string }> {
   const key = activeSigningKey(set, nowMs);
   if (req.ttlMs > key.max_ttl_ms) {
     throw new KeyDirError(`a token may live at most ${Math.round(key.max_ttl_ms / 1_000)} s with the current key (asked ${Math.round(req.ttlMs / 1_000)} s); rotate with --max-ttl for longer`);
@@ -39,20 +41,31 @@ export async function mintToken(set: KeySet, req: MintRequest, nowMs: number = D
   if (req.role === 'container' && req.cid === undefined) throw new KeyDirError('a container token needs the container id (cid)');
   const iat = Math.floor(nowMs / 1_000);
   const exp = iat + Math.max(1, Math.round(req.ttlMs / 1_000));
+  const jti = randomUUID();
   const token = await new SignJWT({ role: req.role, ...(req.cid === undefined ? {} : { cid: req.cid }) })
     .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'JWT' })
     .setSubject(req.sub)
     .setIssuer(TOKEN_ISSUER)
     .setIssuedAt(iat)
     .setExpirationTime(exp)
-    .setJti(randomUUID())
+    .setJti(jti)
     .sign(privateKeyOf(key));
-  return { token, expiresAt: new Date(exp * 1_000), kid: key.kid };
+  return { token, expiresAt: new Date(exp * 1_000), kid: key.kid, jti };
 }
 
-/** The public keys that verify tokens now (signing and verify-only), as published at /.well-known/jwks.json. */
-export function publicJwks(set: KeySet, nowMs: number = Date.now()): JSONWebKeySet {
-  return { keys: set.signing.filter((k) => keyState(k, nowMs) !== 'retired').map((k) => ({ ...k.public_jwk }) as JWK) };
+/** The JWKS member that lists revoked token ids (RFC 7517 lets a set carry members of its own). */
+export const REVOKED_MEMBER = 'flotilla_revoked';
+
+/**
+ * The public keys that verify tokens now (signing and verify-only), as published at
+ * /.well-known/jwks.json, with the ids of revoked tokens that have not expired yet, so that hosts
+ * without the key directory (containers) refuse them too.
+ */
+export function publicJwks(set: KeySet, nowMs: number = Date.now()): JSONWebKeySet & { [REVOKED_MEMBER]: string[] } {
+  return {
+    keys: set.signing.filter((k) => keyState(k, nowMs) !== 'retired').map((k) => ({ ...k.public_jwk }) as JWK),
+    [REVOKED_MEMBER]: [...set.revoked],
+  };
 }
 
 /**
@@ -75,7 +88,13 @@ export async function verifyToken(set: KeySet, token: string, nowMs: number = Da
   const key = set.signing.find((k) => k.kid === kid);
   if (key === undefined) throw new AuthFailure('invalid_token', 'the token was not signed by this cluster (unknown key id)');
   if (keyState(key, nowMs) === 'retired') throw new AuthFailure('key_retired', 'the token was signed by a retired key; get a new token');
-  return checkSignatureAndClaims(token, verifierOf(set), nowMs);
+  return notRevoked(await checkSignatureAndClaims(token, verifierOf(set), nowMs), set.revoked);
+}
+
+/** The principal, unless its token was revoked. */
+export function notRevoked(principal: Principal, revoked: ReadonlySet<string>): Principal {
+  if (principal.jti !== undefined && revoked.has(principal.jti)) throw new AuthFailure('token_revoked', 'the token was revoked (flotilla token revoke); get a new one');
+  return principal;
 }
 
 /**
@@ -86,7 +105,8 @@ export async function verifyToken(set: KeySet, token: string, nowMs: number = Da
 export async function verifyTokenWithJwks(jwks: JSONWebKeySet, token: string, nowMs: number = Date.now()): Promise<Principal> {
   const kid = keyIdOf(token);
   if (!jwks.keys.some((k) => k.kid === kid)) throw new AuthFailure('invalid_token', 'the token was not signed by this cluster, or its key was retired (unknown key id)');
-  return checkSignatureAndClaims(token, createLocalJWKSet(jwks), nowMs);
+  const revoked = (jwks as { [REVOKED_MEMBER]?: unknown })[REVOKED_MEMBER];
+  return notRevoked(await checkSignatureAndClaims(token, createLocalJWKSet(jwks), nowMs), new Set(Array.isArray(revoked) ? revoked.filter((j): j is string => typeof j === 'string') : []));
 }
 
 /** The key id of a token's header (not yet verified). */
@@ -112,10 +132,10 @@ async function checkSignatureAndClaims(token: string, keys: ReturnType<typeof cr
     if (cause instanceof joseErrors.JWTExpired) throw new AuthFailure('token_expired', 'the token has expired; get a new one', { cause });
     throw new AuthFailure('invalid_token', `the token is not valid (${(cause as Error).message})`, { cause });
   }
-  const { sub, role, cid, exp } = payload as { sub?: unknown; role?: unknown; cid?: unknown; exp?: unknown };
+  const { sub, role, cid, exp, jti } = payload as { sub?: unknown; role?: unknown; cid?: unknown; exp?: unknown; jti?: unknown };
   if (typeof sub !== 'string' || sub === '' || !isRole(role) || typeof exp !== 'number') {
     throw new AuthFailure('invalid_token', 'the token lacks a subject or a known role');
   }
   if (role === 'container' && (typeof cid !== 'string' || !isSafeName(cid))) throw new AuthFailure('invalid_token', 'a container token must name its container (cid)');
-  return { sub, role, exp, ...(role === 'container' ? { cid: cid as string } : {}) };
+  return { sub, role, exp, ...(role === 'container' ? { cid: cid as string } : {}), ...(typeof jti === 'string' ? { jti } : {}) };
 }

@@ -1,6 +1,6 @@
 /**
  * The commands that work on the manager's key directory itself (FLOTILLA_KEY_DIR or --key-dir), on
- * the manager's host: `token create`, `keys rotate|list|retire`, `join-token [--rotate]`, `ca init`. They
+ * the manager's host: `token create|revoke|revoked`, `keys rotate|list|retire`, `join-token [--rotate]`, `ca init`. They
  * need no running manager (the first admin token comes from here); a running manager sees the
  * change within a second (it re-reads the directory when its files change).
  */
@@ -82,9 +82,29 @@ export function registerKeyCommands(program: Command): void {
           ttlMs: flags.ttl ?? DEFAULT_TOKEN_TTL_MS,
           ...(flags.containerId === undefined ? {} : { cid: flags.containerId }),
         });
-        return { json: { token: minted.token, role: flags.role, expires_at: minted.expiresAt.toISOString(), kid: minted.kid }, human: minted.token };
+        return { json: { token: minted.token, role: flags.role, expires_at: minted.expiresAt.toISOString(), kid: minted.kid, jti: minted.jti }, human: minted.token };
       }),
     );
+
+  withKeyDir(token.command('revoke').description('refuse one token from now on (by the token itself, or its id: the jti of `token create --json`), until it would have expired'))
+    .argument('<token-or-id>', 'the token (a JWT), or its id')
+    .action((tokenOrId: string, flags: KeyDirFlags) =>
+      run(flags, async (dir) => {
+        const { revocationOf } = await import('./revoke.js');
+        const target = await revocationOf(dir, tokenOrId);
+        if (target.kind === 'refused-already') return { json: { revoked: false, reason: target.reason }, human: target.reason };
+        const { entry, added } = dir.revoke(target.entry);
+        const human = `${added ? 'revoked' : 'already revoked'}: token ${entry.jti}${entry.sub === null ? '' : ` (${entry.sub}, ${entry.role})`}, refused by the manager within a second and by containers within their key refresh (FLOTILLA_JWKS_REFRESH_MS); the entry is dropped at ${entry.expires_at}`;
+        return { json: { revoked: true, added, ...entry }, human };
+      }),
+    );
+  withKeyDir(token.command('revoked').description('list the revoked tokens that have not expired yet')).action((flags: KeyDirFlags) =>
+    run(flags, async (dir) => {
+      const list = dir.revokedTokens();
+      const human = list.length === 0 ? 'no revoked tokens' : ['ID                                    SUBJECT              ROLE       EXPIRES', ...list.map((r) => `${r.jti.padEnd(37)} ${(r.sub ?? '-').padEnd(20)} ${(r.role ?? '-').padEnd(10)} ${r.expires_at}`)].join('\n');
+      return { json: { revoked: list }, human };
+    }),
+  );
 
   const keys = program.command('keys').description("the manager's token-signing keys");
   withKeyDir(keys.command('init').description('create the key directory (the manager does this on its first start)')).action((flags: KeyDirFlags) =>

@@ -154,6 +154,47 @@ describe('authentication with real processes', { timeout: 180_000 }, () => {
     assert.match(listed, /"state": "retired"/);
   });
 
+  test('token revoke: that token is refused within seconds, by token or by id; others are not; garbage and dead tokens are told apart', async () => {
+    const made = async () => JSON.parse((await keyCli(['token', 'create', '--role', 'viewer', '--ttl', '10m', '--json'])).stdout) as { token: string; jti: string };
+    const [byToken, byId, kept] = [await made(), await made(), await made()];
+    const status = (token: string) => http<{ error?: string }>('GET', `${url}/api/v1/cluster/status`, undefined, bearer(token));
+    for (const t of [byToken, byId, kept]) assert.equal((await status(t.token)).status, 200);
+    const revoked = await keyCli(['token', 'revoke', byToken.token, '--json']);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal(JSON.parse(revoked.stdout).jti, byToken.jti);
+    assert.equal((await keyCli(['token', 'revoke', byId.jti])).code, 0);
+    const revokedAt = Date.now();
+    await waitFor('both revoked tokens refused', async () => (await status(byToken.token)).body.error === 'token_revoked' && (await status(byId.token)).body.error === 'token_revoked', 10_000, 100);
+    console.log(`# token revoke: refused by the manager ${Date.now() - revokedAt} ms after the command`);
+    assert.equal((await status(kept.token)).status, 200, 'another token of the same key still works');
+    const listed = JSON.parse((await keyCli(['token', 'revoked', '--json'])).stdout) as { revoked: { jti: string; sub: string | null }[] };
+    assert.deepEqual(listed.revoked.map((r) => r.jti).sort(), [byToken.jti, byId.jti].sort());
+    assert.equal(listed.revoked.find((r) => r.jti === byToken.jti)?.sub, 'viewer-token');
+    const again = await keyCli(['token', 'revoke', byToken.token]);
+    assert.match(again.stdout, /revoked already/);
+    const jwks = await http<{ flotilla_revoked: string[] }>('GET', `${url}/.well-known/jwks.json`);
+    assert.deepEqual([...jwks.body.flotilla_revoked].sort(), [byToken.jti, byId.jti].sort(), 'published for the containers');
+    const events = await http<{ events: EventView[] }>('GET', `${url}/api/v1/cluster/events?limit=1000`, undefined, bearer(admin));
+    const recorded = events.body.events.filter((e) => e.type === 'keys_changed').flatMap((e) => e.data.revoked_tokens as string[]);
+    assert.ok(recorded.includes(byToken.jti) && recorded.includes(byId.jti), `the revocations are events: ${JSON.stringify(recorded)}`);
+    // Garbage and another cluster's token are errors (exit 2), not entries; an expired one needs none.
+    const garbage = await keyCli(['token', 'revoke', 'not a token']);
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.stderr, /expected a token/);
+    const other = testKeys('revoke-other');
+    try {
+      const foreign = await keyCli(['token', 'revoke', await other.token('admin')]);
+      assert.equal(foreign.code, 2);
+      assert.match(foreign.stderr, /not a token of this cluster/);
+    } finally {
+      other.remove();
+    }
+    const dead = await keyCli(['token', 'revoke', await keys.token('viewer', { atMs: Date.now() - 7_200_000, ttlMs: 3_600_000 })]);
+    assert.equal(dead.code, 0);
+    assert.match(dead.stdout, /expired already: nothing to revoke/);
+    assert.equal(JSON.parse((await keyCli(['token', 'revoked', '--json'])).stdout).revoked.length, 2);
+  });
+
   test('the key commands: clear usage errors, and no keys where there are none', async () => {
     const bad = await keyCli(['token', 'create', '--role', 'root']);
     assert.equal(bad.code, 2);

@@ -3,7 +3,7 @@
  * and /ping stay open (probes, the manager's liveness and reach-back checks, peers' pings);
  * /status and /metrics need a token of this cluster, which the container checks against the keys
  * the manager publishes at /.well-known/jwks.json. Keys rotated on the manager are picked up,
- * retired ones refused; FLOTILLA_METRICS_PUBLIC opens /metrics alone; repeated failures get 429.
+ * retired ones and revoked tokens refused; FLOTILLA_METRICS_PUBLIC opens /metrics alone; repeated failures get 429.
  * Real processes: a manager with a key directory (memory store) and containers that join with
  * the join token.
  */
@@ -115,6 +115,17 @@ describe("a container's port with authentication on and TLS off", { timeout: 180
     await waitFor('the retired key refused', async () => (await call('scraped', '/status', before)).status === 401, JWKS_REFRESH_MS * 3, 250);
     console.log(`# container port: a new key's token accepted ${acceptedMs} ms after \`keys rotate\`; a retired key refused ${Date.now() - retiredAt} ms after \`keys retire\` (FLOTILLA_JWKS_REFRESH_MS=${JWKS_REFRESH_MS})`);
     assert.equal((await call('scraped', '/status', fresh)).status, 200, 'the new key keeps working');
+  });
+
+  test('token revoke: a revoked token is refused by the container within the refresh time, others are not', async () => {
+    const made = async () => JSON.parse((await keyCli(['token', 'create', '--role', 'viewer', '--ttl', '10m', '--json'])).stdout) as { token: string; jti: string };
+    const [revoked, kept] = [await made(), await made()];
+    await waitFor('the new tokens accepted', async () => (await call('scraped', '/status', revoked.token)).status === 200, 10_000, 500);
+    assert.equal((await keyCli(['token', 'revoke', revoked.jti])).code, 0);
+    const at = Date.now();
+    await waitFor('the revoked token refused', async () => (await call('scraped', '/status', revoked.token)).body.error === 'token_revoked', JWKS_REFRESH_MS * 3, 250);
+    console.log(`# container port: a revoked token refused ${Date.now() - at} ms after \`token revoke\``);
+    assert.equal((await call('scraped', '/status', kept.token)).status, 200);
   });
 
   test(`after ${FAILURE_LIMIT} failed authentications an address gets 429, even with a good token`, async () => {

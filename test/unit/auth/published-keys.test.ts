@@ -1,12 +1,13 @@
 /**
  * PublishedKeys: a container's view of the keys the manager publishes. The key set comes from a
  * real key directory (publicJwks, as the manager serves it); the read itself is a function the
- * test controls, counting reads and failing on demand.
+ * test controls, counting reads and failing on demand. Then token revocation in the key directory,
+ * on both sides (verifyToken with the directory, verifyTokenWithJwks with what is published).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JSONWebKeySet } from 'jose';
-import { AuthFailure, KeysUnavailableError, PublishedKeys, publicJwks } from '../../../src/auth/index.js';
+import { AuthFailure, KeysUnavailableError, mintToken, PublishedKeys, publicJwks, verifyToken, verifyTokenWithJwks } from '../../../src/auth/index.js';
 import { testKeys } from '../../helpers/auth.js';
 
 const REFRESH_MS = 60_000;
@@ -92,6 +93,32 @@ describe('PublishedKeys', () => {
     const k = testKeys('pub-bad');
     try {
       await assert.rejects(keys.verify(await k.token('viewer')), (err: unknown) => err instanceof KeysUnavailableError && /not a JSON Web Key Set/.test(err.message));
+    } finally {
+      k.remove();
+    }
+  });
+});
+
+describe('token revocation in the key directory', () => {
+  test('a revoked token is refused where the keys are and where they are published; its entry lasts until the token would expire', async () => {
+    const k = testKeys('revoke-unit');
+    try {
+      const short = await mintToken(k.keyDir.load(), { sub: 'scraper', role: 'viewer', ttlMs: 60_000 });
+      const other = await mintToken(k.keyDir.load(), { sub: 'ops', role: 'operator', ttlMs: 3_600_000 });
+      const { added } = k.keyDir.revoke({ jti: short.jti, expires_at: short.expiresAt.toISOString(), sub: 'scraper', role: 'viewer' });
+      assert.equal(added, true);
+      assert.equal(k.keyDir.revoke({ jti: short.jti, expires_at: short.expiresAt.toISOString(), sub: null, role: null }).added, false, 'one entry per token');
+      const set = k.keyDir.load();
+      await assert.rejects(verifyToken(set, short.token), (err: unknown) => err instanceof AuthFailure && err.code === 'token_revoked');
+      assert.equal((await verifyToken(set, other.token)).sub, 'ops');
+      const jwks = publicJwks(set);
+      assert.deepEqual(jwks.flotilla_revoked, [short.jti]);
+      await assert.rejects(verifyTokenWithJwks(jwks, short.token), (err: unknown) => err instanceof AuthFailure && err.code === 'token_revoked');
+      assert.equal((await verifyTokenWithJwks(jwks, other.token)).sub, 'ops');
+      // Past the token's expiry its entry is dropped (the token is refused as expired anyway).
+      assert.deepEqual(k.keyDir.revokedTokens(Date.now() + 61_000), []);
+      k.keyDir.revoke({ jti: other.jti, expires_at: other.expiresAt.toISOString(), sub: 'ops', role: 'operator' }, new Date(Date.now() + 61_000));
+      assert.deepEqual(k.keyDir.revokedTokens().map((r) => r.jti), [other.jti], 'the expired entry was pruned when writing');
     } finally {
       k.remove();
     }
