@@ -1,6 +1,6 @@
 /**
  * The commands that work on the manager's key directory itself (FLOTILLA_KEY_DIR or --key-dir), on
- * the manager's host: `token create`, `keys rotate|list|retire`, `join-token [--rotate]`, `ca init`. They
+ * the manager's host: `token create`, `keys rotate|list|retire`, `join-token [--rotate]`, `ca init|rotate|issue`. They
  * need no running manager (the first admin token comes from here); a running manager sees the
  * change within a second (it re-reads the directory when its files change).
  */
@@ -145,6 +145,49 @@ export function registerKeyCommands(program: Command): void {
           'restart the manager with FLOTILLA_TLS=on to serve HTTPS',
         ].join('\n');
         return { json: { key_dir: dir.path, ca_cert_file: made.certFile, fingerprint: made.fingerprint, not_after: made.notAfter, join_token: made.joinToken, replaced: made.replaced }, human };
+      }),
+    );
+  withKeyDir(ca.command('rotate').description('replace the cluster CA with no downtime: a new CA signs, the old one stays trusted until --finish'))
+    .option('--finish', 'end the rotation: drop the previous CA (do it once every container serves a certificate of the new CA)')
+    .option('--force', 'with --finish: also clear the files of a rotation that was interrupted half-way')
+    .action((flags: KeyDirFlags & { finish?: boolean; force?: boolean }) =>
+      run(flags, async (dir) => {
+        if (flags.force === true && flags.finish !== true) throw new KeyDirError('--force goes with --finish only');
+        const { finishCaRotation, rotateClusterCa } = await import('../tls/ca.js');
+        if (flags.finish === true) {
+          const done = finishCaRotation(dir, { force: flags.force === true });
+          const human = [
+            done.droppedFingerprint === null ? `cleared an interrupted CA rotation in ${dir.path}` : `finished the CA rotation started ${done.startedAt}: the previous CA ${done.droppedFingerprint.slice(0, 16)}… is no longer trusted`,
+            `the cluster CA is ${done.fingerprint}`,
+            'managers trust only it within a second, containers at their next CA check (FLOTILLA_CA_CHECK_INTERVAL, default 30 s)',
+            'tools with a certificate from the previous CA (`flotilla ca issue`) need a new one, and ca-cert.pem as their CA file',
+          ].join('\n');
+          return { json: { key_dir: dir.path, finished: true, fingerprint: done.fingerprint, dropped_fingerprint: done.droppedFingerprint, started_at: done.startedAt }, human };
+        }
+        const r = await rotateClusterCa(dir);
+        const human = [
+          `started a CA rotation in ${dir.path}: the new CA ${r.fingerprint.slice(0, 16)}… signs from now on (${r.files.cert})`,
+          `the previous CA ${r.previousFingerprint.slice(0, 16)}… stays trusted (${r.files.previousCert}); ${r.files.crossCert} lets members that trust only it accept the new one`,
+          `join token (new fingerprint, same secret): ${r.joinToken}`,
+          'the old join token still admits until the rotation is finished',
+          'running managers take the new CA within a second; containers renew within FLOTILLA_CA_CHECK_INTERVAL (default 30 s)',
+          'then, once every container serves a certificate of the new CA: flotilla ca rotate --finish',
+        ].join('\n');
+        return {
+          json: {
+            key_dir: dir.path,
+            fingerprint: r.fingerprint,
+            previous_fingerprint: r.previousFingerprint,
+            started_at: r.startedAt,
+            not_after: r.notAfter,
+            join_token: r.joinToken,
+            previous_join_token: r.previousJoinToken,
+            ca_cert_file: r.files.cert,
+            previous_ca_cert_file: r.files.previousCert,
+            cross_cert_file: r.files.crossCert,
+          },
+          human,
+        };
       }),
     );
   withKeyDir(ca.command('issue').description('a client certificate from the cluster CA for a tool that calls the containers (Prometheus for /metrics, monitoring)'))
