@@ -105,10 +105,15 @@ describe('flotilla ca rotate', () => {
     assert.match(again.stderr, /a CA rotation is already in progress \(started .*\): finish it first with `flotilla ca rotate --finish`/);
     assert.equal(readFileSync(join(dir, 'ca-cert.pem'), 'utf8'), newCertPem, 'nothing written');
     assert.equal((await runCli(['ca', 'rotate', '--force', '--key-dir', dir])).code, 2, '--force without --finish is a usage error');
+    // With a manager to ask that does not answer: refused, nothing changed.
+    const unreachable = await runCli(['ca', 'rotate', '--finish', '--url', 'https://127.0.0.1:1', '--key-dir', dir]);
+    assert.equal(unreachable.code, 2);
+    assert.match(unreachable.stderr, /cannot list the containers at https:\/\/127\.0\.0\.1:1: .*nothing changed \(pass --force/);
+    assert.equal(existsSync(join(dir, 'ca-previous-cert.pem')), true);
 
     const finished = await runCli(['ca', 'rotate', '--finish', '--key-dir', dir, '--json']);
     assert.equal(finished.code, 0, finished.stderr);
-    assert.deepEqual(JSON.parse(finished.stdout), { key_dir: dir, finished: true, fingerprint: out.fingerprint, dropped_fingerprint: out.previous_fingerprint, started_at: out.started_at });
+    assert.deepEqual(JSON.parse(finished.stdout), { key_dir: dir, finished: true, fingerprint: out.fingerprint, dropped_fingerprint: out.previous_fingerprint, started_at: out.started_at, checked: false, containers: [] });
     for (const f of ['ca-previous-cert.pem', 'ca-cross-cert.pem', 'ca-rotation.json']) assert.equal(existsSync(join(dir, f)), false, f);
     assert.equal(readFileSync(join(dir, 'ca-cert.pem'), 'utf8'), newCertPem);
     assert.equal(keyDir.load().joinToken, out.join_token);

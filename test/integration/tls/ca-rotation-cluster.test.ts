@@ -65,7 +65,7 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
     return p;
   }
 
-  async function container(name: string, joinToken: string): Promise<FlotillaProcess> {
+  async function container(name: string, joinToken: string, caCheck = `${CA_CHECK_S}s`): Promise<FlotillaProcess> {
     const port = await freePort();
     agentPorts.set(name, port);
     return start(name, 'container', {
@@ -77,7 +77,7 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
       AGENT_PORT: String(port),
       FLOTILLA_JOIN_TOKEN: joinToken,
       FLOTILLA_LATENCY_INTERVAL_MS: '1000',
-      FLOTILLA_CA_CHECK_INTERVAL: `${CA_CHECK_S}s`,
+      FLOTILLA_CA_CHECK_INTERVAL: caCheck,
     });
   }
 
@@ -108,7 +108,9 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
     const oldJoinToken = keys.joinToken();
     await container('c-1', oldJoinToken);
     await container('c-2', oldJoinToken);
-    await waitFor('c-1 and c-2 active', async () => (await view('c-1')).state === 'active' && (await view('c-2')).state === 'active', 30_000);
+    // One that looks for a CA change only every 10 minutes: it keeps its certificate of the old CA.
+    const slow = await container('c-slow', oldJoinToken, '10m');
+    await waitFor('c-1, c-2 and c-slow active', async () => (await view('c-1')).state === 'active' && (await view('c-2')).state === 'active' && (await view('c-slow')).state === 'active', 30_000);
     for (const name of ['c-1', 'c-2']) {
       const deployed = await httpsCall(anonymous, 'POST', `${base}/api/v1/cluster/agents/deploy`, { agent_type: 'echo', name: `e-${name}`, preferred_container: name }, admin);
       assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
@@ -129,6 +131,14 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
     const peer = client(oldCaPem, tool);
     const c1Token = bearer(await keys.token('container', { cid: 'c-1' }));
     const { csrPem } = await newKeyAndCsr('c-1');
+
+    // The links whose latency pings are watched: peer to peer and to the manager, over mutual TLS.
+    const LINKS = ['c-1>c-2', 'c-2>c-1', 'c-1>manager', 'c-2>manager'];
+    const lastGoodPing = new Map<string, number>();
+    await waitFor('the latency pings of c-1 and c-2 measured', async () => {
+      const m = (await httpsCall<LatencyMatrix>(anonymous, 'GET', `${base}/api/v1/cluster/latency`, undefined, admin)).body;
+      return LINKS.every((l) => m.entries.some((e) => `${e.from}>${e.to}` === l && e.samples > 0 && e.error === null));
+    }, 30_000, 250);
 
     // The steady load: sends through each container's agent, and direct calls to both ports.
     const failures: string[] = [];
@@ -158,7 +168,10 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
         latencyChecks += 1;
         if (res.status !== 200) failures.push(`latency matrix: ${res.status}`);
         for (const e of res.body.entries) {
-          if (['c-1', 'c-2'].includes(e.from) && ['c-1', 'c-2', 'manager'].includes(e.to) && e.error !== null) failures.push(`latency ${e.from} -> ${e.to}: ${e.error}`);
+          if (!LINKS.includes(`${e.from}>${e.to}`)) continue;
+          // A pair not measured yet (a new peer list) is no failed ping; a failed newest probe is.
+          if (e.samples > 0 && e.error !== null) failures.push(`latency ${e.from} -> ${e.to}: ${e.error}`);
+          if (e.error === null && e.measured_at !== null) lastGoodPing.set(`${e.from}>${e.to}`, Math.max(lastGoodPing.get(`${e.from}>${e.to}`) ?? 0, Date.parse(e.measured_at)));
         }
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -166,6 +179,7 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
     const load = Promise.all([sendLoop('c-1'), sendLoop('c-2'), pingLoop('c-1'), pingLoop('c-2'), latencyLoop()]);
     let newCaPem = '';
     let switchMs = 0;
+    let switchedAt = 0;
     try {
       await new Promise((r) => setTimeout(r, 2_000));
       const rotatedAt = Date.now();
@@ -188,7 +202,8 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
       for (const name of ['c-1', 'c-2']) {
         await waitFor(`${name} serving a certificate of the new CA`, async () => (await servedLeaf(agentPorts.get(name)!, newCaPem).catch(() => null))?.verify(newCa.publicKey) === true, SWITCH_BOUND_MS, 100);
       }
-      switchMs = Date.now() - rotatedAt;
+      switchedAt = Date.now();
+      switchMs = switchedAt - rotatedAt;
       // And a client that still trusts only the old CA verifies them through the cross certificate.
       for (const name of ['c-1', 'c-2']) assert.ok((await servedLeaf(agentPorts.get(name)!, oldCaPem)).verify(newCa.publicKey));
 
@@ -212,15 +227,27 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
     assert.ok(sends >= 20, `a steady load (${sends} sends)`);
     assert.ok(pings >= 50, `a steady load (${pings} pings)`);
     assert.ok(switchMs <= SWITCH_BOUND_MS);
+    for (const link of LINKS) assert.ok((lastGoodPing.get(link) ?? 0) > switchedAt, `a latency ping ${link} succeeded after both containers moved to the new CA`);
     for (const name of ['c-1', 'c-2']) {
       const p = procs.find((q) => q.label === name)!;
       assert.match(p.text, /the cluster CA changed \(rotation\): renewing the certificate now/);
       assert.doesNotMatch(p.text, /could not renew|could not check the cluster CA/);
     }
 
+    // Finish is refused while an active container still serves a certificate of the old CA.
+    const early = await runCli(['ca', 'rotate', '--finish', '--url', base, '--key-dir', keys.keyDir.path]);
+    assert.equal(early.code, 2, early.stdout);
+    assert.match(early.stderr, /not finishing: 1 active container would lose the cluster: c-slow \(127\.0\.0\.1:\d+\) still serves certificate \w+ of the previous CA/);
+    assert.equal((await httpsCall<{ ca_certificates?: string[] }>(anonymous, 'GET', `${base}/api/v1/cluster/ca`)).body.ca_certificates?.length, 2, 'nothing changed');
+    await slow.stop();
+    await waitFor('c-slow gone', async () => (await view('c-slow')).state !== 'active', 10_000);
+
     // Finish: the previous CA is dropped; the manager within a second, the containers at their next check.
-    const finished = await runCli(['ca', 'rotate', '--finish', '--key-dir', keys.keyDir.path, '--json']);
+    const finished = await runCli(['ca', 'rotate', '--finish', '--url', base, '--key-dir', keys.keyDir.path, '--json']);
     assert.equal(finished.code, 0, finished.stderr);
+    const report = JSON.parse(finished.stdout) as { checked: boolean; containers: Array<{ container_id: string; ca: string }> };
+    assert.equal(report.checked, true);
+    assert.deepEqual(report.containers.map((c) => [c.container_id, c.ca]).sort(), [['c-1', 'current'], ['c-2', 'current'], ['c-new', 'current'], ['c-old', 'current']]);
     const people = client(newCaPem);
     const oldTool = client(newCaPem + oldCaPem, tool);
     await waitFor('the manager refusing the old CA', async () => {
