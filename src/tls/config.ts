@@ -17,7 +17,7 @@ export const CA_CHECK_INTERVAL_ENV = 'FLOTILLA_CA_CHECK_INTERVAL';
 /** Bounds how long a container serves a certificate of a CA being rotated out, or trusts a dropped one. */
 export const DEFAULT_CA_CHECK_INTERVAL_MS = 30_000;
 /** Shorter checks would be a steady load on the manager for nothing. */
-export const MIN_CA_CHECK_INTERVAL_MS = 500;
+export const MIN_CA_CHECK_INTERVAL_MS = 1_000;
 /** The CLI's trust for an https manager: the cluster CA certificate (`ca-cert.pem`). */
 export const CA_FILE_ENV = 'FLOTILLA_CA_FILE';
 
@@ -91,7 +91,7 @@ export function caCheckIntervalFromEnv(env: Env): number {
     if (err instanceof InvalidDurationError) throw new ConfigError(`${CA_CHECK_INTERVAL_ENV}: ${err.message}`, { cause: err });
     throw err;
   }
-  if (ms < MIN_CA_CHECK_INTERVAL_MS) throw new ConfigError(`${CA_CHECK_INTERVAL_ENV}=${raw} is too short: at least ${MIN_CA_CHECK_INTERVAL_MS} ms`);
+  if (ms < MIN_CA_CHECK_INTERVAL_MS) throw new ConfigError(`${CA_CHECK_INTERVAL_ENV}=${raw} is too short: at least ${MIN_CA_CHECK_INTERVAL_MS / 1_000}s`);
   return ms;
 }
 
