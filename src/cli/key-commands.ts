@@ -213,7 +213,7 @@ export function registerKeyCommands(program: Command): void {
           `join token (new fingerprint, same secret): ${r.joinToken}`,
           'the old join token still admits until the rotation is finished',
           'running managers take the new CA within a second; containers renew within FLOTILLA_CA_CHECK_INTERVAL (default 30 s)',
-          'then, once every container serves a certificate of the new CA: flotilla ca rotate --finish',
+          'then, once every container serves a certificate of the new CA: flotilla ca rotate --finish --url <manager URL> (it checks that first)',
         ].join('\n');
         return {
           json: {
