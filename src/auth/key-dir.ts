@@ -373,8 +373,13 @@ export class KeyDir {
         throw new Error(`a CA rotation is half there (${present.join(', ')})`);
       }
     } catch (cause) {
+      // A key that is not the certificate's cannot be mended from what is here (the other half is gone): only a new CA.
+      const keyLost = (cause as Error).message.startsWith(CA_KEY_FILE);
       throw new KeyDirError(
-        `the cluster CA files in ${this.path} do not fit together: ${(cause as Error).message}. If no \`flotilla ca rotate\` is running, finish or undo the interrupted one: \`flotilla ca rotate --finish --force\``,
+        `the cluster CA files in ${this.path} do not fit together: ${(cause as Error).message}. ` +
+          (keyLost
+            ? 'If no `flotilla ca init` or `ca rotate` is running, make a new CA with `flotilla ca init --force` and restart the containers with the new join token'
+            : 'If no `flotilla ca rotate` is running, finish or undo the interrupted one: `flotilla ca rotate --finish --force`'),
         { cause },
       );
     }
