@@ -13,7 +13,7 @@ import type { Logger } from '../common/logger.js';
 import type { Access } from '../manager/access.js';
 import { HttpError } from '../manager/errors.js';
 import { AuthFailure } from './errors.js';
-import { clusterFingerprint, keyState, type KeyDir, type KeySet } from './key-dir.js';
+import { acceptedJoinTokens, clusterFingerprint, keyState, type KeyDir, type KeySet } from './key-dir.js';
 import { looksLikeJoinToken, sameJoinToken } from './join-token.js';
 import { FailureLimiter, type FailureLimiterSettings } from './rate-limit.js';
 import { roleAllows } from './roles.js';
@@ -167,7 +167,8 @@ export class ApiAuthenticator {
     const token = bearerToken(req.headers.authorization);
     const set = this.keys();
     if (looksLikeJoinToken(token)) {
-      if (!sameJoinToken(token, set.joinToken)) throw new AuthFailure('invalid_join_token', 'the join token is not the current one: get it with `flotilla join-token` on the manager');
+      // During a CA rotation the token naming the previous CA (same secret) admits too.
+      if (!acceptedJoinTokens(set).some((t) => sameJoinToken(token, t))) throw new AuthFailure('invalid_join_token', 'the join token is not the current one: get it with `flotilla join-token` on the manager');
       if (access !== 'join') throw new AuthFailure('forbidden', 'a join token only registers a container');
       return { kind: 'join' };
     }

@@ -8,13 +8,17 @@
  *   identity.json       { created_at, private_jwk, public_jwk }
  *   join-token.json     { token, created_at }
  *   ca-cert.pem, ca-key.pem   the cluster CA (`flotilla ca init`, optional; ../tls/ca.ts)
+ *   ca-previous-cert.pem, ca-cross-cert.pem, ca-rotation.json
+ *                       during a CA rotation only (`flotilla ca rotate` until `--finish`): the old
+ *                       CA (trusted, no longer signing; its key is not kept), the new CA's
+ *                       certificate issued by the old one, and when the rotation started
  *
  * A signing key signs while `rotated_at` is null (only the newest does); after `keys rotate` it
  * still verifies until `retire_at` (rotation time + its `max_ttl_ms`, so every token it signed has
  * expired by then); after that it is retired and tokens it signed are refused.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate, type JsonWebKey } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KeyDirError } from './errors.js';
@@ -30,6 +34,13 @@ export const CA_CERT_FILE = 'ca-cert.pem';
 export const CA_KEY_FILE = 'ca-key.pem';
 /** Revoked tokens (by `jti`), each kept until it would have expired anyway. Not secret. */
 export const REVOKED_FILE = 'revoked.json';
+/** The CA a rotation replaced: trusted until `ca rotate --finish`, never signing again. */
+export const CA_PREVIOUS_CERT_FILE = 'ca-previous-cert.pem';
+/** The new CA's certificate issued by the previous CA: members that trust only the old CA verify new leaves through it. */
+export const CA_CROSS_CERT_FILE = 'ca-cross-cert.pem';
+/** When the rotation started and what it replaced; its presence means a rotation is in progress. */
+export const CA_ROTATION_FILE = 'ca-rotation.json';
+const CA_FILES = [CA_CERT_FILE, CA_KEY_FILE, CA_PREVIOUS_CERT_FILE, CA_CROSS_CERT_FILE];
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -62,6 +73,21 @@ export interface RevokedToken {
   role: string | null;
 }
 
+export interface CaRotationFile {
+  started_at: string;
+  /** sha256 of the previous CA certificate's DER (the fingerprint in join tokens handed out before). */
+  previous_fingerprint: string;
+  /** sha256 of the new CA certificate's DER: ties this record to ca-cert.pem. */
+  fingerprint: string;
+}
+
+/** The cluster CA as a consistent whole: the signing CA and, during a rotation, what it replaced. */
+export interface CaState {
+  certPem: string;
+  keyPem: string;
+  rotation: { previousCertPem: string; crossCertPem: string; record: CaRotationFile } | null;
+}
+
 /** What the directory held when read: a snapshot, reloaded by the authenticator as files change. */
 export interface KeySet {
   signing: SigningKeyFile[];
@@ -71,6 +97,8 @@ export interface KeySet {
   caCertPem: string | null;
   /** Tokens refused before their expiry (`flotilla token revoke`), by jti. */
   revoked: ReadonlySet<string>;
+  /** During a CA rotation: the previous CA's certificate (join tokens naming it still admit). */
+  caPreviousCertPem: string | null;
   /** Changes whenever a file of the directory changes (names, sizes, mtimes). */
   version: string;
 }
@@ -96,6 +124,22 @@ export function identityFingerprint(identity: IdentityFile): string {
 /** sha256 of a certificate's DER, hex. */
 export function caFingerprint(certPem: string): string {
   return createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
+}
+
+/**
+ * The join tokens that admit: the current one and, during a CA rotation, the same secret with the
+ * previous CA's fingerprint (a container given the token before the rotation still finds, in the
+ * trust bundle, the CA its token names: docs/security.md §4).
+ */
+export function acceptedJoinTokens(set: Pick<KeySet, 'joinToken' | 'caPreviousCertPem'>): string[] {
+  const parts = parseJoinToken(set.joinToken);
+  if (set.caPreviousCertPem === null || parts === undefined) return [set.joinToken];
+  return [set.joinToken, formatJoinToken(caFingerprint(set.caPreviousCertPem), parts.secret)];
+}
+
+function spkiOf(key: X509Certificate | string): Buffer {
+  const publicKey = typeof key === 'string' ? createPublicKey(createPrivateKey(key)) : key.publicKey;
+  return publicKey.export({ type: 'spki', format: 'der' });
 }
 
 /**
@@ -200,7 +244,7 @@ export class KeyDir {
    */
   looseFiles(): string[] {
     const ownGid = process.getgid?.();
-    return ['identity.json', 'join-token.json', CA_CERT_FILE, CA_KEY_FILE, ...this.signingFiles()]
+    return ['identity.json', 'join-token.json', ...CA_FILES, CA_ROTATION_FILE, ...this.signingFiles()]
       .map((f) => this.file(f))
       .filter((p) => {
         if (!existsSync(p)) return false;
@@ -218,7 +262,7 @@ export class KeyDir {
   version(): string {
     if (!existsSync(this.path)) return 'missing';
     return readdirSync(this.path)
-      .filter((f) => f.endsWith('.json') || f === CA_CERT_FILE || f === CA_KEY_FILE)
+      .filter((f) => f.endsWith('.json') || CA_FILES.includes(f))
       .sort()
       .map((f) => {
         const s = statSync(this.file(f));
@@ -236,7 +280,8 @@ export class KeyDir {
     const identity = this.read<IdentityFile>('identity.json');
     const joinToken = this.read<{ token: string }>('join-token.json').token;
     const revoked = new Set(this.revokedTokens().map((r) => r.jti));
-    return { signing, identity, joinToken, caCertPem: this.readCa()?.certPem ?? null, revoked, version };
+    const ca = this.readCaState();
+    return { signing, identity, joinToken, caCertPem: ca?.certPem ?? null, caPreviousCertPem: ca?.rotation?.previousCertPem ?? null, revoked, version };
   }
 
   /** The revoked tokens that have not expired yet (none when the file is absent). */
@@ -334,6 +379,68 @@ export class KeyDir {
   writeCa(certPem: string, keyPem: string): void {
     this.writeText(CA_KEY_FILE, keyPem);
     this.writeText(CA_CERT_FILE, certPem);
+  }
+
+  /**
+   * The CA with its rotation, or null without a CA. Throws KeyDirError when the files do not fit
+   * together: the key is not the certificate's, or a rotation's files are partly there or name
+   * another CA. Rotating writes several files one after another; every state in between is one of
+   * these, so a reader (the manager, each second) keeps what it had and looks again.
+   */
+  readCaState(): CaState | null {
+    const ca = this.readCa();
+    if (ca === null) return null;
+    const present = [CA_PREVIOUS_CERT_FILE, CA_CROSS_CERT_FILE, CA_ROTATION_FILE].filter((f) => existsSync(this.file(f)));
+    let rotation: CaState['rotation'] = null;
+    try {
+      const cert = new X509Certificate(ca.certPem);
+      if (!spkiOf(cert).equals(spkiOf(ca.keyPem))) throw new Error(`${CA_KEY_FILE} is not the key of ${CA_CERT_FILE}`);
+      if (present.length === 3) {
+        const previousCertPem = readFileSync(this.file(CA_PREVIOUS_CERT_FILE), 'utf8');
+        const crossCertPem = readFileSync(this.file(CA_CROSS_CERT_FILE), 'utf8');
+        const record = this.read<CaRotationFile>(CA_ROTATION_FILE);
+        const cross = new X509Certificate(crossCertPem);
+        if (record.fingerprint !== caFingerprint(ca.certPem)) throw new Error(`${CA_ROTATION_FILE} is for another CA than ${CA_CERT_FILE}`);
+        if (!spkiOf(cross).equals(spkiOf(cert)) || !cross.verify(new X509Certificate(previousCertPem).publicKey)) {
+          throw new Error(`${CA_CROSS_CERT_FILE} is not the current CA issued by the previous one`);
+        }
+        rotation = { previousCertPem, crossCertPem, record };
+      } else if (present.length !== 0) {
+        throw new Error(`a CA rotation is half there (${present.join(', ')})`);
+      }
+    } catch (cause) {
+      // A key that is not the certificate's cannot be mended from what is here (the other half is gone): only a new CA.
+      const keyLost = (cause as Error).message.startsWith(CA_KEY_FILE);
+      throw new KeyDirError(
+        `the cluster CA files in ${this.path} do not fit together: ${(cause as Error).message}. ` +
+          (keyLost
+            ? 'If no `flotilla ca init` or `ca rotate` is running, make a new CA with `flotilla ca init --force` and restart the containers with the new join token'
+            : 'If no `flotilla ca rotate` is running, finish or undo the interrupted one: `flotilla ca rotate --finish --force`'),
+        { cause },
+      );
+    }
+    return { ...ca, rotation };
+  }
+
+  /**
+   * Starts a CA rotation: the previous CA, the cross certificate and the record first, then the
+   * new key and certificate. Readers refuse every state in between (readCaState), so they switch
+   * from the old CA straight to the rotation.
+   */
+  writeCaRotation(next: { certPem: string; keyPem: string; previousCertPem: string; crossCertPem: string; record: CaRotationFile }): void {
+    this.writeText(CA_ROTATION_FILE, JSON.stringify(next.record, null, 2) + '\n');
+    this.writeText(CA_PREVIOUS_CERT_FILE, next.previousCertPem);
+    this.writeText(CA_CROSS_CERT_FILE, next.crossCertPem);
+    this.writeCa(next.certPem, next.keyPem);
+  }
+
+  /** Ends a CA rotation: the previous CA and the cross certificate go; the record last. */
+  clearCaRotation(): void {
+    try {
+      for (const f of [CA_CROSS_CERT_FILE, CA_PREVIOUS_CERT_FILE, CA_ROTATION_FILE]) rmSync(this.file(f), { force: true });
+    } catch (cause) {
+      throw new KeyDirError(`cannot remove the CA rotation files in ${this.path}: ${(cause as Error).message}`, { cause });
+    }
   }
 }
 

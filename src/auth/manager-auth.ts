@@ -18,6 +18,9 @@ export function keysChangedData(set: KeySet, previous: KeySet): Record<string, u
     retired: kids(set, 'retired'),
     join_token_rotated: set.joinToken !== previous.joinToken,
     revoked_tokens: [...set.revoked].filter((jti) => !previous.revoked.has(jti)),
+    // `ca rotate` / `--finish` / `ca init --force` show here too, so the audit trail has them.
+    ca_changed: set.caCertPem !== previous.caCertPem || set.caPreviousCertPem !== previous.caPreviousCertPem,
+    ca_rotation: set.caPreviousCertPem !== null,
     who: 'key-dir',
   };
 }

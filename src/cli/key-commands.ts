@@ -1,6 +1,6 @@
 /**
  * The commands that work on the manager's key directory itself (FLOTILLA_KEY_DIR or --key-dir), on
- * the manager's host: `token create|revoke|revoked`, `keys rotate|list|retire`, `join-token [--rotate]`, `ca init`. They
+ * the manager's host: `token create|revoke|revoked`, `keys rotate|list|retire`, `join-token [--rotate]`, `ca init|rotate|issue`. They
  * need no running manager (the first admin token comes from here); a running manager sees the
  * change within a second (it re-reads the directory when its files change).
  */
@@ -14,6 +14,7 @@ import { isRole, ROLES, type Role } from '../auth/roles.js';
 import { envString } from '../common/env.js';
 import { isSafeName } from '../protocol/names.js';
 import { EXIT_USAGE } from './errors.js';
+import { MANAGER_URL_ENV, TOKEN_ENV } from './cluster-commands.js';
 
 /** What `token create` gives when --ttl is not said. */
 export const DEFAULT_TOKEN_TTL_MS = 24 * 3_600_000;
@@ -62,6 +63,38 @@ async function run(flags: KeyDirFlags, body: (dir: KeyDir) => Promise<{ json: un
     console.error(`error: ${err.message}`);
     process.exitCode = EXIT_USAGE;
   }
+}
+
+/** How long the viewer token for the check before `ca rotate --finish` lives, when minted here (no $FLOTILLA_TOKEN). */
+const FINISH_CHECK_TOKEN_TTL_MS = 5 * 60_000;
+
+/**
+ * Refuses (KeyDirError) to drop the previous CA while an active container of the manager at
+ * `url` does not serve a certificate of the current one, or when that cannot be checked.
+ */
+async function checkBeforeFinish(dir: KeyDir, url: string): Promise<Array<{ container_id: string; ca: string; detail: string }>> {
+  const state = dir.exists() ? dir.readCaState() : null;
+  // Nothing to check: finishCaRotation says what is wrong.
+  if (state?.rotation == null) return [];
+  const { checkContainersCa, RotationCheckError } = await import('../tls/rotation-check.js');
+  const token =
+    envString(process.env, TOKEN_ENV) ??
+    (await (await import('../auth/tokens.js')).mintToken(dir.load(), { sub: 'ca-rotate-finish', role: 'viewer', ttlMs: FINISH_CHECK_TOKEN_TTL_MS })).token;
+  let findings;
+  try {
+    findings = await checkContainersCa({ managerUrl: url, token, currentCaPem: state.certPem, previousCaPem: state.rotation.previousCertPem });
+  } catch (err) {
+    if (!(err instanceof RotationCheckError)) throw err;
+    throw new KeyDirError(`${err.message}; nothing changed (pass --force to finish without checking the containers)`, { cause: err });
+  }
+  const behind = findings.filter((f) => f.ca !== 'current');
+  if (behind.length > 0) {
+    throw new KeyDirError(
+      `not finishing: ${behind.length} active container${behind.length === 1 ? '' : 's'} would lose the cluster: ${behind.map((f) => `${f.container_id} (${f.address}) ${f.detail}`).join('; ')}. ` +
+        'Containers renew within FLOTILLA_CA_CHECK_INTERVAL (default 30 s) of the rotation: wait and run it again, or pass --force',
+    );
+  }
+  return findings;
 }
 
 export function registerKeyCommands(program: Command): void {
@@ -165,6 +198,58 @@ export function registerKeyCommands(program: Command): void {
           'restart the manager with FLOTILLA_TLS=on to serve HTTPS',
         ].join('\n');
         return { json: { key_dir: dir.path, ca_cert_file: made.certFile, fingerprint: made.fingerprint, not_after: made.notAfter, join_token: made.joinToken, replaced: made.replaced }, human };
+      }),
+    );
+  withKeyDir(ca.command('rotate').description('replace the cluster CA with no downtime: a new CA signs, the old one stays trusted until --finish'))
+    .option('--finish', 'end the rotation: drop the previous CA (refused while an active container still serves a certificate of it, when --url is known)')
+    .option('--url <url>', `with --finish: the manager to list the active containers from, whose served certificates are checked (default: $${MANAGER_URL_ENV})`)
+    .option('--force', 'with --finish: skip that check, and clear the files of a rotation interrupted half-way')
+    .action((flags: KeyDirFlags & { finish?: boolean; force?: boolean; url?: string }) =>
+      run(flags, async (dir) => {
+        if (flags.finish !== true && (flags.force === true || flags.url !== undefined)) throw new KeyDirError('--force and --url go with --finish only');
+        const { finishCaRotation, rotateClusterCa } = await import('../tls/ca.js');
+        if (flags.finish === true) {
+          const url = flags.url ?? envString(process.env, MANAGER_URL_ENV);
+          const findings = url === undefined || flags.force === true ? null : await checkBeforeFinish(dir, url);
+          const done = finishCaRotation(dir, { force: flags.force === true });
+          const human = [
+            done.droppedFingerprint === null ? `cleared an interrupted CA rotation in ${dir.path}` : `finished the CA rotation started ${done.startedAt}: the previous CA ${done.droppedFingerprint.slice(0, 16)}… is no longer trusted`,
+            `the cluster CA is ${done.fingerprint}`,
+            findings === null
+              ? `not checked whether every container had moved to it (${flags.force === true ? '--force' : `no --url or $${MANAGER_URL_ENV}`})`
+              : `all ${findings.length} active container${findings.length === 1 ? '' : 's'} served a certificate of it`,
+            'managers trust only it within a second, containers at their next CA check (FLOTILLA_CA_CHECK_INTERVAL, default 30 s)',
+            'tools with a certificate from the previous CA (`flotilla ca issue`) need a new one, and ca-cert.pem as their CA file',
+          ].join('\n');
+          return {
+            json: { key_dir: dir.path, finished: true, fingerprint: done.fingerprint, dropped_fingerprint: done.droppedFingerprint, started_at: done.startedAt, checked: findings !== null, containers: findings ?? [] },
+            human,
+          };
+        }
+        const r = await rotateClusterCa(dir);
+        const human = [
+          `started a CA rotation in ${dir.path}: the new CA ${r.fingerprint.slice(0, 16)}… signs from now on (${r.files.cert})`,
+          `the previous CA ${r.previousFingerprint.slice(0, 16)}… stays trusted (${r.files.previousCert}); ${r.files.crossCert} lets members that trust only it accept the new one`,
+          `join token (new fingerprint, same secret): ${r.joinToken}`,
+          'the old join token still admits until the rotation is finished',
+          'running managers take the new CA within a second; containers renew within FLOTILLA_CA_CHECK_INTERVAL (default 30 s)',
+          'then, once every container serves a certificate of the new CA: flotilla ca rotate --finish --url <manager URL> (it checks that first)',
+        ].join('\n');
+        return {
+          json: {
+            key_dir: dir.path,
+            fingerprint: r.fingerprint,
+            previous_fingerprint: r.previousFingerprint,
+            started_at: r.startedAt,
+            not_after: r.notAfter,
+            join_token: r.joinToken,
+            previous_join_token: r.previousJoinToken,
+            ca_cert_file: r.files.cert,
+            previous_ca_cert_file: r.files.previousCert,
+            cross_cert_file: r.files.crossCert,
+          },
+          human,
+        };
       }),
     );
   withKeyDir(ca.command('issue').description('a client certificate from the cluster CA for a tool that calls the containers (Prometheus for /metrics, monitoring)'))

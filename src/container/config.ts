@@ -7,7 +7,7 @@ import type { Resources } from '../protocol/container.js';
 import { DEFAULT_LATENCY_INTERVAL_MS, LATENCY_INTERVAL_MIN_MS } from '../observability/latency-probe.js';
 import { JOIN_TOKEN_PREFIX, parseJoinToken } from '../auth/join-token.js';
 import { DEFAULT_JWKS_REFRESH_MS, JWKS_RETRY_MS } from '../auth/published-keys.js';
-import { ownCertificatesFromEnv, TLS_CA_ENV, TLS_CERT_ENV, type OwnCertificates } from '../tls/config.js';
+import { caCheckIntervalFromEnv, ownCertificatesFromEnv, TLS_CA_ENV, TLS_CERT_ENV, type OwnCertificates } from '../tls/config.js';
 import { readFileSync } from 'node:fs';
 
 export const JOIN_TOKEN_ENV = 'FLOTILLA_JOIN_TOKEN';
@@ -58,6 +58,8 @@ export interface ContainerTlsConfig {
   own: OwnCertificates | null;
   /** FLOTILLA_TLS_CA alone: the cluster CA to trust, instead of fetching it and checking it against the join token. */
   pinnedCaPem: string | null;
+  /** FLOTILLA_CA_CHECK_INTERVAL: how often to look for a CA rotation at the manager. */
+  caCheckIntervalMs: number;
 }
 
 function tlsConfigFromEnv(env: Env, managerUrl: string): ContainerTlsConfig | null {
@@ -67,11 +69,12 @@ function tlsConfigFromEnv(env: Env, managerUrl: string): ContainerTlsConfig | nu
     if (own !== null) throw new ConfigError(`${TLS_CERT_ENV} and the other FLOTILLA_TLS_* files are set but CENTRAL_MANAGER_URL is not https://: use https:// for a manager with TLS on`);
     return null;
   }
-  if (own !== null) return { own, pinnedCaPem: null };
+  const caCheckIntervalMs = caCheckIntervalFromEnv(env);
+  if (own !== null) return { own, pinnedCaPem: null, caCheckIntervalMs };
   const caFile = envString(env, TLS_CA_ENV);
-  if (caFile === undefined) return { own: null, pinnedCaPem: null };
+  if (caFile === undefined) return { own: null, pinnedCaPem: null, caCheckIntervalMs };
   try {
-    return { own: null, pinnedCaPem: readFileSync(caFile, 'utf8') };
+    return { own: null, pinnedCaPem: readFileSync(caFile, 'utf8'), caCheckIntervalMs };
   } catch (cause) {
     throw new ConfigError(`${TLS_CA_ENV}=${caFile}: cannot read it (${(cause as Error).message})`, { cause });
   }

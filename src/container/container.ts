@@ -148,6 +148,7 @@ export class AgentContainer {
         joinToken: config.joinToken,
         own: config.tls.own,
         pinnedCaPem: config.tls.pinnedCaPem,
+        caCheckIntervalMs: config.tls.caCheckIntervalMs,
         log,
       });
     }
@@ -253,12 +254,15 @@ export class AgentContainer {
       const csr = tls === null || tls.ownCertificates ? undefined : await tls.newCsr();
       const res = await joinCluster(this.client, { ...this.registration(), ...(csr === undefined ? {} : { csr }) }, this.o.log, this.stopping.signal);
       if (res === null || this.stopping.signal.aborted) return;
-      this.credentials.checkFingerprint(res.cluster_fingerprint, this.o.config.managerUrl);
       if (tls !== null && csr !== undefined) {
         if (res.certificate === undefined || res.ca_certificate === undefined) throw new ContainerTlsError(`the manager at ${this.o.config.managerUrl} registered us but issued no certificate`);
-        tls.accept(res.certificate, res.ca_certificate);
+        tls.accept({ certificate: res.certificate, ca_certificate: res.ca_certificate, ca_certificates: res.ca_certificates, certificate_chain: res.certificate_chain });
         tls.startRenewal(async (next) => this.client.renewCertificate(res.container_id, next));
+        tls.startCaWatch(async () => this.client.clusterCa());
       }
+      // Over https the CAs trusted were rooted in the join token's fingerprint: after a CA rotation
+      // the manager's fingerprint is the new CA's, which the token (older) does not name.
+      this.credentials.checkFingerprint(res.cluster_fingerprint, this.o.config.managerUrl, tls?.trustedFingerprints() ?? []);
       this.credentials.accept(res.token, res.token_expires_at);
       this.scheduleTokenRefresh(res.container_id);
       this.epoch = res.epoch;

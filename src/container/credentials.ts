@@ -64,11 +64,14 @@ export class ContainerCredentials {
   /**
    * The manager's cluster fingerprint against the one in the join token. This catches a container
    * pointed at the wrong cluster's manager; over plain HTTP it is no cryptographic proof. Over
-   * https the CA itself is checked first (../tls/container-tls.ts), which is (docs/security.md §3).
+   * https the CA itself is checked first (../tls/container-tls.ts), which is (docs/security.md §3);
+   * there the CAs that layer trusts pass too (after a CA rotation, the token names the previous one).
    */
-  checkFingerprint(managerFingerprint: string | undefined, managerUrl: string): void {
+  checkFingerprint(managerFingerprint: string | undefined, managerUrl: string, trustedCaFingerprints: readonly string[] = []): void {
     const expected = this.joinToken === undefined ? undefined : parseJoinToken(this.joinToken)?.fingerprint;
     if (expected === undefined || managerFingerprint === undefined) return;
+    // A CA the TLS layer trusts (checked against the join token, or learned over a channel verified by it).
+    if (trustedCaFingerprints.includes(managerFingerprint)) return;
     if (expected !== managerFingerprint) {
       throw new ClusterMismatchError(
         `the manager at ${managerUrl} belongs to another cluster (fingerprint ${managerFingerprint.slice(0, 12)}…, the join token says ${expected.slice(0, 12)}…): check CENTRAL_MANAGER_URL and FLOTILLA_JOIN_TOKEN`,

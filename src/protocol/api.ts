@@ -66,10 +66,17 @@ const ContainerTokenFields = {
   token_expires_at: Type.Optional(Type.String()),
 };
 
+/** Every CA a member trusts, current first: two during a CA rotation (new, previous), else one. */
+const CaBundle = Type.Array(Type.String(), { maxItems: 2 });
+/** Certificates to present after the leaf: the cross certificate (new CA issued by the previous) during a rotation. */
+const CertificateChain = Type.Array(Type.String(), { maxItems: 1 });
+
 /** A certificate issued at registration (when the body had a CSR). */
 const CertificateFields = {
   certificate: Type.Optional(Type.String()),
   ca_certificate: Type.Optional(Type.String()),
+  ca_certificates: Type.Optional(CaBundle),
+  certificate_chain: Type.Optional(CertificateChain),
   certificate_serial: Type.Optional(Type.String()),
   certificate_expires_at: Type.Optional(Type.String()),
 };
@@ -94,6 +101,8 @@ export const CertificateResponse = Type.Object({
   container_id: Type.String(),
   certificate: Type.String(),
   ca_certificate: Type.String(),
+  ca_certificates: Type.Optional(CaBundle),
+  certificate_chain: Type.Optional(CertificateChain),
   certificate_serial: Type.String(),
   certificate_expires_at: Type.String(),
 });
@@ -104,6 +113,13 @@ export const ClusterCaResponse = Type.Object({
   ca_certificate: Type.String(),
   /** sha256 of its DER, hex; a joining container checks it against its join token before trusting it. */
   fingerprint: Type.String(),
+  /**
+   * Every CA to trust, current first: during a CA rotation also the previous one (a join token
+   * handed out before the rotation names it; the manager's chain verifies against it).
+   */
+  ca_certificates: Type.Optional(CaBundle),
+  /** Present during a CA rotation (`flotilla ca rotate` until `--finish`). */
+  rotation: Type.Optional(Type.Object({ previous_fingerprint: Type.String(), started_at: Type.String() })),
 });
 export type ClusterCaResponse = Static<typeof ClusterCaResponse>;
 

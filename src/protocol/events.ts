@@ -20,7 +20,7 @@ export type ClusterEventType =
   | 'agent_deleted'
   /** An operator or admin action through the API (data: who, role, method, route, params, status, source). */
   | 'api_action'
-  /** The manager found its key directory changed: keys rotated or retired, join token rotated (data: signing, verify_only, join_token_rotated). */
+  /** The manager found its key directory changed: keys rotated or retired, join token rotated (data: signing, verify_only, join_token_rotated, ca_changed, ca_rotation). */
   | 'keys_changed';
 
 export interface ClusterEvent {

@@ -12,6 +12,12 @@ export const CERT_TTL_ENV = 'FLOTILLA_CERT_TTL';
 export const DEFAULT_CERT_TTL_MS = 24 * 3_600_000;
 /** Shorter lifetimes leave no time to renew across a slow round trip. */
 export const MIN_CERT_TTL_MS = 3_000;
+/** How often a container asks the manager for the cluster CA, to notice a rotation (`ca rotate`, `--finish`). */
+export const CA_CHECK_INTERVAL_ENV = 'FLOTILLA_CA_CHECK_INTERVAL';
+/** Bounds how long a container serves a certificate of a CA being rotated out, or trusts a dropped one. */
+export const DEFAULT_CA_CHECK_INTERVAL_MS = 30_000;
+/** Shorter checks would be a steady load on the manager for nothing. */
+export const MIN_CA_CHECK_INTERVAL_MS = 1_000;
 /** The CLI's trust for an https manager: the cluster CA certificate (`ca-cert.pem`). */
 export const CA_FILE_ENV = 'FLOTILLA_CA_FILE';
 
@@ -72,6 +78,20 @@ export function certTtlFromEnv(env: Env): number {
     throw err;
   }
   if (ms < MIN_CERT_TTL_MS) throw new ConfigError(`${CERT_TTL_ENV}=${raw} is too short: at least ${MIN_CERT_TTL_MS / 1_000}s`);
+  return ms;
+}
+
+export function caCheckIntervalFromEnv(env: Env): number {
+  const raw = envString(env, CA_CHECK_INTERVAL_ENV);
+  if (raw === undefined) return DEFAULT_CA_CHECK_INTERVAL_MS;
+  let ms: number;
+  try {
+    ms = parseDuration(raw);
+  } catch (err) {
+    if (err instanceof InvalidDurationError) throw new ConfigError(`${CA_CHECK_INTERVAL_ENV}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (ms < MIN_CA_CHECK_INTERVAL_MS) throw new ConfigError(`${CA_CHECK_INTERVAL_ENV}=${raw} is too short: at least ${MIN_CA_CHECK_INTERVAL_MS / 1_000}s`);
   return ms;
 }
 

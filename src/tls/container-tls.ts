@@ -8,10 +8,16 @@
  *  3. serves HTTPS with it, asking every client for a certificate from the cluster CA (all but
  *     /health and /ready), and shows it on its own calls (to the manager and to peers);
  *  4. renews it at two thirds of its life (a new key and CSR each time), swapping the server's
- *     secure context and the client pool: connections and requests in flight finish on the old.
+ *     secure context and the client pool: connections and requests in flight finish on the old;
+ *  5. asks the manager for the cluster CA every FLOTILLA_CA_CHECK_INTERVAL (over the verified
+ *     channel): when the CA that signs is not the one that issued its certificate (`ca rotate`) it
+ *     renews at once, and it trusts the bundle the manager names (both CAs during the overlap, the
+ *     new one after `--finish`). Certificates come with a chain (the cross certificate during a
+ *     rotation), which it presents after its leaf so members still trusting the old CA accept it.
  * With FLOTILLA_TLS_CERT/KEY/CA (bring-your-own) it uses those files as they are: no CSR, no renewal.
  */
 import type { Server as HttpsServer, ServerOptions } from 'node:https';
+import { X509Certificate as NodeX509 } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import { backoffDelay, sleep } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
@@ -20,6 +26,7 @@ import { PATHS } from '../protocol/paths.js';
 import type { ClusterCaResponse } from '../protocol/api.js';
 import { certFingerprint, certificateInfo } from './cert-info.js';
 import type { OwnCertificates } from './config.js';
+import { DEFAULT_CA_CHECK_INTERVAL_MS } from './config.js';
 import { RENEW_AT_SHARE, secureOptions } from './manager-tls.js';
 import { newKeyAndCsr, selfSigned } from './x509.js';
 
@@ -49,6 +56,11 @@ export class ContainerTlsError extends Error {
  * manager's certificate: nothing is trusted yet. Believe it only after checkClusterCa.
  */
 export async function fetchClusterCa(managerUrl: string, signal?: AbortSignal, timeoutMs: number = CA_FETCH_TIMEOUT_MS): Promise<string> {
+  return (await fetchClusterTrust(managerUrl, signal, timeoutMs)).ca_certificate;
+}
+
+/** The whole answer of GET /api/v1/cluster/ca, read unverified like fetchClusterCa. */
+export async function fetchClusterTrust(managerUrl: string, signal?: AbortSignal, timeoutMs: number = CA_FETCH_TIMEOUT_MS): Promise<ClusterCaResponse> {
   const url = `${managerUrl.replace(/\/+$/, '')}${PATHS.clusterCa}`;
   const unverified = new Agent({ connect: { rejectUnauthorized: false } });
   try {
@@ -56,9 +68,10 @@ export async function fetchClusterCa(managerUrl: string, signal?: AbortSignal, t
     const res = await request(url, { dispatcher: unverified, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`GET ${PATHS.clusterCa} answered ${res.statusCode}: ${text.slice(0, 200)}`);
-    const pem = (JSON.parse(text) as Partial<ClusterCaResponse>).ca_certificate;
-    if (typeof pem !== 'string') throw new Error(`GET ${PATHS.clusterCa} answered without a CA certificate`);
-    return pem;
+    const body = JSON.parse(text) as Partial<ClusterCaResponse>;
+    if (typeof body.ca_certificate !== 'string') throw new Error(`GET ${PATHS.clusterCa} answered without a CA certificate`);
+    const bundle = Array.isArray(body.ca_certificates) ? body.ca_certificates.filter((c): c is string => typeof c === 'string') : [];
+    return { ca_certificate: body.ca_certificate, fingerprint: String(body.fingerprint ?? ''), ca_certificates: bundle.length === 0 ? [body.ca_certificate] : bundle };
   } finally {
     void unverified.close().catch(() => undefined);
   }
@@ -81,6 +94,23 @@ export function checkClusterCa(pem: string, expectedFingerprint: string, manager
   return got;
 }
 
+/**
+ * Of the CAs the manager sends (current first, the previous one during a rotation), the one the
+ * join token names; throws ClusterCaMismatchError, naming the current CA's fingerprint, when none.
+ * Only that one is trusted: the others arrived unverified.
+ */
+export function pickClusterCa(answer: Pick<ClusterCaResponse, 'ca_certificate' | 'ca_certificates'>, expectedFingerprint: string, managerUrl: string): string {
+  for (const pem of answer.ca_certificates ?? []) {
+    try {
+      if (certFingerprint(pem) === expectedFingerprint) return pem;
+    } catch {
+      // Not a certificate: the check of the current CA below says so.
+    }
+  }
+  checkClusterCa(answer.ca_certificate, expectedFingerprint, managerUrl);
+  return answer.ca_certificate;
+}
+
 export interface ContainerTlsOptions {
   managerUrl: string;
   containerId: string;
@@ -90,27 +120,49 @@ export interface ContainerTlsOptions {
   own: OwnCertificates | null;
   /** FLOTILLA_TLS_CA alone: trust this CA instead of fetching and checking the manager's. */
   pinnedCaPem: string | null;
+  /** How often to ask the manager for the cluster CA (FLOTILLA_CA_CHECK_INTERVAL). */
+  caCheckIntervalMs?: number;
   log: Logger;
 }
 
 interface Material {
   keyPem: string;
+  /** The leaf, then its chain. */
   certPem: string;
+  /** Every trusted CA, PEMs one after another. */
   caPem: string;
 }
 
+/** A certificate as the manager answers it (registration, renewal). */
+export interface IssuedAnswer {
+  certificate: string;
+  ca_certificate: string;
+  ca_certificates?: string[] | undefined;
+  certificate_chain?: string[] | undefined;
+}
+
 /** Renews the certificate: sends the CSR (with the container's token and current certificate). */
-export type RenewCall = (csrPem: string) => Promise<{ certificate: string; ca_certificate: string }>;
+export type RenewCall = (csrPem: string) => Promise<IssuedAnswer>;
+/** Reads GET /api/v1/cluster/ca over the verified client. */
+export type CaCheckCall = () => Promise<Pick<ClusterCaResponse, 'ca_certificate' | 'ca_certificates'>>;
+
+const fingerprints = (pems: readonly string[]): string => pems.map((p) => certFingerprint(p)).join(',');
 
 export class ContainerTls {
   private material: Material;
-  private caPem: string | null;
+  /** The CAs trusted (current first); null until the one the join token names was checked. */
+  private trusted: string[] | null;
+  /** Fingerprint of the CA that issued the certificate served now. */
+  private issuerFingerprint: string | null = null;
   /** Until the first certificate: a stand-in the server listens with (clients get nothing but /health and /ready). */
   private issued = false;
   private pendingKey: string | null = null;
   private server: HttpsServer | null = null;
   private agent: Agent;
   private renewing: Promise<void> | null = null;
+  private watching: Promise<void> | null = null;
+  /** Aborted to cut the renewal loop's wait short (a CA rotation seen): replaced after each wait. */
+  private wake = new AbortController();
   private readonly stopping = new AbortController();
   private issuedAtMs = 0;
   /** Every certificate this process served with, oldest first (status, tests). */
@@ -122,7 +174,7 @@ export class ContainerTls {
     caPem: string | null,
   ) {
     this.material = material;
-    this.caPem = caPem;
+    this.trusted = caPem === null ? null : [caPem];
     this.agent = this.newAgent();
   }
 
@@ -166,9 +218,9 @@ export class ContainerTls {
   private newAgent(): Agent {
     const connect = this.issued
       ? { ca: this.material.caPem, cert: this.material.certPem, key: this.material.keyPem }
-      : this.caPem === null
+      : this.trusted === null
         ? {}
-        : { ca: this.caPem };
+        : { ca: this.trusted.join('') };
     return new Agent({ connect });
   }
 
@@ -183,15 +235,15 @@ export class ContainerTls {
    * Throws ClusterCaMismatchError on a CA that is not the join token's.
    */
   async ensureCa(signal: AbortSignal): Promise<boolean> {
-    if (this.caPem !== null) return true;
+    if (this.trusted !== null) return true;
     const expected = this.o.joinToken === undefined ? undefined : parseJoinToken(this.o.joinToken)?.fingerprint;
     if (expected === undefined) {
       throw new ContainerTlsError('joining over HTTPS needs FLOTILLA_JOIN_TOKEN (its fingerprint is how the cluster CA is checked) or the CA itself in FLOTILLA_TLS_CA');
     }
     for (let attempt = 0; !signal.aborted; attempt += 1) {
-      let pem: string;
+      let answer: ClusterCaResponse;
       try {
-        pem = await fetchClusterCa(this.o.managerUrl, signal);
+        answer = await fetchClusterTrust(this.o.managerUrl, signal);
       } catch (err) {
         if (signal.aborted) return false;
         const delay = backoffDelay(attempt);
@@ -199,10 +251,10 @@ export class ContainerTls {
         await sleep(delay, signal);
         continue;
       }
-      const got = checkClusterCa(pem, expected, this.o.managerUrl);
-      this.caPem = pem;
+      const pem = pickClusterCa(answer, expected, this.o.managerUrl);
+      this.trusted = [pem];
       this.swapAgent();
-      this.o.log.info({ fingerprint: got }, 'cluster CA checked against the join token: trusting it from now on');
+      this.o.log.info({ fingerprint: expected, rotating: pem !== answer.ca_certificate }, 'cluster CA checked against the join token: trusting it from now on');
       return true;
     }
     return false;
@@ -215,22 +267,49 @@ export class ContainerTls {
     return csrPem;
   }
 
-  /** Starts serving and calling with the certificate the manager issued for the last CSR. */
-  accept(certPem: string, caPem: string): void {
+  /** Fingerprints of the CAs trusted now (current first): the ones the manager's cluster fingerprint may be. */
+  trustedFingerprints(): string[] {
+    return (this.trusted ?? []).map((p) => certFingerprint(p));
+  }
+
+  /**
+   * Starts serving and calling with the certificate the manager issued for the last CSR. The
+   * answer came over a connection verified against the CAs trusted so far (checked against the
+   * join token at first), so its bundle is trusted from now on. The certificate must be one of
+   * the CA the answer names.
+   */
+  accept(answer: IssuedAnswer): void {
     if (this.pendingKey === null) throw new ContainerTlsError('a certificate came without a CSR of ours');
-    if (this.caPem !== null && certFingerprint(caPem) !== certFingerprint(this.caPem)) {
-      throw new ClusterCaMismatchError('the manager returned a certificate from a different CA than the one checked against the join token');
+    const bundle = answer.ca_certificates === undefined || answer.ca_certificates.length === 0 ? [answer.ca_certificate] : answer.ca_certificates;
+    let issuedByCa = false;
+    try {
+      issuedByCa = new NodeX509(answer.certificate).checkIssued(new NodeX509(answer.ca_certificate)) && new NodeX509(answer.certificate).verify(new NodeX509(answer.ca_certificate).publicKey);
+    } catch (cause) {
+      throw new ClusterCaMismatchError('the manager returned a certificate or CA that cannot be read', { cause });
     }
-    this.material = { keyPem: this.pendingKey, certPem, caPem };
-    this.caPem = caPem;
+    if (!issuedByCa || !bundle.includes(answer.ca_certificate)) {
+      throw new ClusterCaMismatchError('the manager returned a certificate that its cluster CA did not issue');
+    }
+    this.material = { keyPem: this.pendingKey, certPem: answer.certificate + (answer.certificate_chain ?? []).join(''), caPem: bundle.join('') };
+    this.trusted = bundle;
+    this.issuerFingerprint = certFingerprint(answer.ca_certificate);
     this.pendingKey = null;
     this.issued = true;
     this.issuedAtMs = Date.now();
     this.server?.setSecureContext(secureOptions(this.material));
     this.swapAgent();
     this.record();
-    const info = certificateInfo(certPem);
-    this.o.log.info({ serial: info.serial, notAfter: info.notAfter.toISOString() }, 'serving with a certificate from the cluster CA');
+    const info = certificateInfo(answer.certificate);
+    this.o.log.info({ serial: info.serial, notAfter: info.notAfter.toISOString(), ca: this.issuerFingerprint.slice(0, 16), trusted: bundle.length }, 'serving with a certificate from the cluster CA');
+  }
+
+  /** Trust exactly `bundle` from now on (the CA check after `ca rotate --finish` drops the previous CA). */
+  private retrust(bundle: string[]): void {
+    this.trusted = bundle;
+    this.material = { ...this.material, caPem: bundle.join('') };
+    this.server?.setSecureContext(secureOptions(this.material));
+    this.swapAgent();
+    this.o.log.info({ trusted: bundle.map((p) => certFingerprint(p).slice(0, 16)) }, 'the cluster CAs trusted changed: trusting the bundle the manager names');
   }
 
   /** New calls use the new pool; the old one closes once its requests in flight are done. */
@@ -259,13 +338,13 @@ export class ContainerTls {
       while (!signal.aborted) {
         const wait = this.renewInMs();
         if (wait === null) return;
-        await sleep(wait, signal);
+        await sleep(wait, AbortSignal.any([signal, this.wake.signal]));
         if (signal.aborted) return;
+        if (this.wake.signal.aborted) this.wake = new AbortController();
         const notAfter = certificateInfo(this.material.certPem).notAfter.getTime();
         for (let attempt = 0; !signal.aborted; attempt += 1) {
           try {
-            const res = await renew(await this.newCsr());
-            this.accept(res.certificate, res.ca_certificate);
+            this.accept(await renew(await this.newCsr()));
             break;
           } catch (err) {
             if (err instanceof ClusterCaMismatchError) throw err;
@@ -282,9 +361,41 @@ export class ContainerTls {
     })().catch((err: unknown) => this.o.log.error({ err: (err as Error).message }, 'certificate renewal stopped'));
   }
 
+  /**
+   * Every `caCheckIntervalMs`, the cluster CA from the manager (over the verified client): a CA
+   * that signs and did not issue our certificate means a rotation, so renew now; a different
+   * bundle (the previous CA dropped) is trusted as it is. Failures are logged and tried again at
+   * the next interval: the certificate stays valid meanwhile. Stops with stop().
+   */
+  startCaWatch(check: CaCheckCall): void {
+    if (this.watching !== null || this.ownCertificates || this.o.pinnedCaPem !== null) return;
+    const every = this.o.caCheckIntervalMs ?? DEFAULT_CA_CHECK_INTERVAL_MS;
+    this.watching = (async () => {
+      const signal = this.stopping.signal;
+      while (!signal.aborted) {
+        await sleep(every, signal);
+        if (signal.aborted || !this.issued) continue;
+        try {
+          const answer = await check();
+          const bundle = answer.ca_certificates === undefined || answer.ca_certificates.length === 0 ? [answer.ca_certificate] : answer.ca_certificates;
+          if (certFingerprint(answer.ca_certificate) !== this.issuerFingerprint) {
+            this.o.log.info({ ca: certFingerprint(answer.ca_certificate).slice(0, 16) }, 'the cluster CA changed (rotation): renewing the certificate now');
+            this.wake.abort();
+          } else if (this.trusted === null || fingerprints(bundle) !== fingerprints(this.trusted)) {
+            this.retrust(bundle);
+          }
+        } catch (err) {
+          if (signal.aborted) return;
+          this.o.log.warn({ err: (err as Error).message, retryInMs: every }, 'could not check the cluster CA at the manager; trying again');
+        }
+      }
+    })().catch((err: unknown) => this.o.log.error({ err: (err as Error).message }, 'the cluster CA check stopped'));
+  }
+
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.renewing;
+    await this.watching;
     await this.agent.close().catch(() => undefined);
   }
 }

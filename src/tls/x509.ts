@@ -19,7 +19,7 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
 /** A certificate's notBefore is set this far back, so a peer whose clock is a little behind accepts it. */
 export const CLOCK_SKEW_ALLOWANCE_MS = 60_000;
-/** The cluster CA lives ten years: rotating it is not built yet (docs/security.md), so it must outlast the cluster. */
+/** The cluster CA lives ten years (`flotilla ca rotate` replaces it without downtime, docs/security.md §4). */
 export const CA_LIFETIME_MS = 10 * 365 * 86_400_000;
 const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -96,6 +96,36 @@ export async function createCa(name: string, now: Date = new Date()): Promise<Ke
     ],
   });
   return { certPem: cert.toString('pem') + '\n', keyPem: await privatePem(keys.privateKey) };
+}
+
+/**
+ * The cross certificate of a CA rotation: the new CA's subject, public key and key identifier,
+ * issued by the old CA. A leaf of the new CA presented as [leaf, cross] verifies against the old
+ * root too, so members that still trust only the old CA accept it during the overlap. Both CAs
+ * carry the same subject on purpose: the cross certificate is then "self-issued" (RFC 5280
+ * §6.1.4), which the old root's path length 0 allows; the key identifiers tell the two apart.
+ */
+export async function crossSign(oldCa: SigningCa, newCaCertPem: string, now: Date = new Date()): Promise<string> {
+  const next = new x509.X509Certificate(newCaCertPem);
+  const skid = next.getExtension<x509.SubjectKeyIdentifierExtension>(x509.SubjectKeyIdentifierExtension.NAME);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: newSerial(),
+    subject: next.subject,
+    issuer: oldCa.cert.subject,
+    notBefore: new Date(now.getTime() - CLOCK_SKEW_ALLOWANCE_MS),
+    // Never past the old root: nothing chains through it after that anyway.
+    notAfter: new Date(Math.min(next.notAfter.getTime(), oldCa.cert.notAfter.getTime())),
+    signingAlgorithm: SIGN,
+    publicKey: next.publicKey,
+    signingKey: oldCa.key,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      skid ?? (await x509.SubjectKeyIdentifierExtension.create(next.publicKey)),
+      await x509.AuthorityKeyIdentifierExtension.create(oldCa.cert.publicKey),
+    ],
+  });
+  return cert.toString('pem') + '\n';
 }
 
 /** Reads the CA's files into something that signs; the key must be the PKCS#8 P-256 key `createCa` wrote. */

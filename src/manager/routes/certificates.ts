@@ -21,7 +21,12 @@ export function certificateSigner(ctx: ManagerContext) {
     try {
       const issued = await ctx.certificates.signContainer(id, host, csr);
       ctx.log.info({ container: id, serial: issued.serial, notAfter: issued.not_after }, 'issued a container certificate');
-      return { certificate: issued.certificate, ca_certificate: issued.ca_certificate, certificate_serial: issued.serial, certificate_expires_at: issued.not_after };
+      return {
+        certificate: issued.certificate,
+        ca_certificate: issued.ca_certificate,
+        ca_certificates: issued.ca_certificates,
+        certificate_chain: issued.certificate_chain,
+        certificate_serial: issued.serial, certificate_expires_at: issued.not_after };
     } catch (err) {
       if (err instanceof InvalidCsrError) throw new HttpError(400, 'invalid_csr', err.message, 'csr', { cause: err });
       throw err;
@@ -36,9 +41,11 @@ export const certificateRoutes: FastifyPluginAsyncTypebox<ManagerContext> = asyn
     PATHS.clusterCa,
     { config: { access: 'public' }, schema: { summary: "The cluster CA's certificate and its fingerprint (check it against the join token before trusting it)", tags: ['tls'], response: { 200: ClusterCaResponse } } },
     async () => {
-      const pem = ctx.tls?.caPem ?? ctx.certificates?.caCertPem() ?? null;
-      if (pem === null) throw new HttpError(404, 'no_cluster_ca', 'this manager has no cluster CA (flotilla ca init) and no FLOTILLA_TLS_CA');
-      return { ca_certificate: pem, fingerprint: certFingerprint(pem) };
+      const own = ctx.tls?.ownCaPem ?? null;
+      if (own !== null) return { ca_certificate: own, fingerprint: certFingerprint(own), ca_certificates: [own] };
+      const trust = ctx.certificates?.trust() ?? null;
+      if (trust === null) throw new HttpError(404, 'no_cluster_ca', 'this manager has no cluster CA (flotilla ca init) and no FLOTILLA_TLS_CA');
+      return { ca_certificate: trust.caPem, fingerprint: certFingerprint(trust.caPem), ca_certificates: trust.bundle, ...(trust.rotation === null ? {} : { rotation: trust.rotation }) };
     },
   );
 

@@ -14,7 +14,7 @@ import { managerConfigFromEnv } from '../../../src/manager/config.js';
 import { createLogger } from '../../../src/common/logger.js';
 import { ApiAuthenticator } from '../../../src/auth/index.js';
 import { ConfigError } from '../../../src/common/env.js';
-import { CertificateIssuer, certificateInfo, initClusterCa, newKeyAndCsr, tlsSettingsFromEnv } from '../../../src/tls/index.js';
+import { caCheckIntervalFromEnv, CertificateIssuer, certificateInfo, DEFAULT_CA_CHECK_INTERVAL_MS, finishCaRotation, initClusterCa, newKeyAndCsr, rotateClusterCa, tlsSettingsFromEnv } from '../../../src/tls/index.js';
 import { testKeys, type TestKeys } from '../../helpers/auth.js';
 
 const log = createLogger({ test: 'certificate-routes' }, 'silent');
@@ -85,6 +85,45 @@ describe('certificate routes', () => {
     assert.equal(ca.json<{ ca_certificate: string }>().ca_certificate, caPem);
   });
 
+  test('during a CA rotation: the new CA signs, answers carry the bundle and the chain, the old join token admits; after finish neither', async () => {
+    const admin = await keys.token('admin');
+    const oldToken = keys.joinToken();
+    const rotated = await rotateClusterCa(keys.keyDir);
+    const newCaPem = keys.keyDir.readCa()!.certPem;
+    const crossPem = keys.keyDir.readCaState()!.rotation!.crossCertPem;
+    const ca = (await app.inject({ method: 'GET', url: '/api/v1/cluster/ca' })).json<{ ca_certificate: string; fingerprint: string; ca_certificates: string[]; rotation: { previous_fingerprint: string; started_at: string } }>();
+    assert.equal(ca.ca_certificate, newCaPem);
+    assert.equal(ca.fingerprint, rotated.fingerprint);
+    assert.deepEqual(ca.ca_certificates, [newCaPem, caPem]);
+    assert.deepEqual(ca.rotation, { previous_fingerprint: rotated.previousFingerprint, started_at: rotated.startedAt });
+
+    type Issued = { certificate: string; ca_certificate: string; ca_certificates: string[]; certificate_chain: string[] };
+    const { csrPem } = await newKeyAndCsr('box');
+    const renewed = await post('/api/v1/cluster/containers/box/certificate', admin, { csr: csrPem });
+    assert.equal(renewed.statusCode, 200, renewed.body);
+    const body = renewed.json<Issued>();
+    assert.ok(new X509Certificate(body.certificate).verify(new X509Certificate(newCaPem).publicKey), 'signed by the new CA');
+    assert.deepEqual([body.ca_certificate, body.ca_certificates, body.certificate_chain], [newCaPem, [newCaPem, caPem], [crossPem]]);
+    // A join token handed out before the rotation (the previous CA's fingerprint, same secret) still registers.
+    const { csrPem: late } = await newKeyAndCsr('late');
+    const joined = await post('/api/v1/cluster/containers/register', oldToken, { container_name: 'late', host_address: '127.0.0.8', csr: late });
+    assert.equal(joined.statusCode, 200, joined.body);
+    assert.equal(joined.json<Issued>().certificate_chain.length, 1);
+
+    finishCaRotation(keys.keyDir);
+    const after = (await app.inject({ method: 'GET', url: '/api/v1/cluster/ca' })).json<{ ca_certificates: string[]; rotation?: unknown }>();
+    assert.deepEqual(after.ca_certificates, [newCaPem]);
+    assert.equal(after.rotation, undefined);
+    const finished = await post('/api/v1/cluster/containers/box/certificate', admin, { csr: csrPem });
+    assert.deepEqual(finished.json<Issued>().certificate_chain, []);
+    // The authenticator re-reads the key directory at most once a second.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const refused = await post('/api/v1/cluster/containers/register', oldToken, { container_name: 'later', host_address: '127.0.0.9', csr: late });
+    assert.equal(refused.statusCode, 401, refused.body);
+    assert.equal(refused.json<{ error: string }>().error, 'invalid_join_token');
+    caPem = newCaPem;
+  });
+
   test('a manager without a cluster CA: 409 no_cluster_ca for a CSR, 404 for the CA', async () => {
     const bare = testKeys('certroutes-noca');
     const bareStore = new MemoryStore();
@@ -114,5 +153,9 @@ describe('TLS settings', () => {
     const s = tlsSettingsFromEnv({ FLOTILLA_TLS: 'on', FLOTILLA_CERT_TTL: '30s', FLOTILLA_TLS_SANS: 'mgr.example, 10.0.0.5' });
     assert.deepEqual(s, { enabled: true, own: null, extraNames: ['mgr.example', '10.0.0.5'], certTtlMs: 30_000 });
     assert.equal(tlsSettingsFromEnv({}).enabled, false);
+    assert.equal(caCheckIntervalFromEnv({}), DEFAULT_CA_CHECK_INTERVAL_MS);
+    assert.equal(caCheckIntervalFromEnv({ FLOTILLA_CA_CHECK_INTERVAL: '2s' }), 2_000);
+    assert.throws(() => caCheckIntervalFromEnv({ FLOTILLA_CA_CHECK_INTERVAL: '0s' }), /FLOTILLA_CA_CHECK_INTERVAL: "0s" must be longer than zero/);
+    assert.throws(() => caCheckIntervalFromEnv({ FLOTILLA_CA_CHECK_INTERVAL: 'often' }), /FLOTILLA_CA_CHECK_INTERVAL: "often" is not a duration/);
   });
 });
