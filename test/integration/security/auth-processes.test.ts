@@ -164,8 +164,12 @@ describe('authentication with real processes', { timeout: 180_000 }, () => {
     assert.equal(JSON.parse(revoked.stdout).jti, byToken.jti);
     assert.equal((await keyCli(['token', 'revoke', byId.jti])).code, 0);
     const revokedAt = Date.now();
-    await waitFor('both revoked tokens refused', async () => (await status(byToken.token)).body.error === 'token_revoked' && (await status(byId.token)).body.error === 'token_revoked', 10_000, 100);
+    // Polled with the later of the two only, and gently: every refusal counts towards the manager's
+    // limit of failed authentications per address (429 past it), as the other tests' do.
+    await waitFor('the revoked token refused', async () => (await status(byId.token)).status === 401, 10_000, 250);
     console.log(`# token revoke: refused by the manager ${Date.now() - revokedAt} ms after the command`);
+    assert.equal((await status(byId.token)).body.error, 'token_revoked');
+    assert.equal((await status(byToken.token)).body.error, 'token_revoked');
     assert.equal((await status(kept.token)).status, 200, 'another token of the same key still works');
     const listed = JSON.parse((await keyCli(['token', 'revoked', '--json'])).stdout) as { revoked: { jti: string; sub: string | null }[] };
     assert.deepEqual(listed.revoked.map((r) => r.jti).sort(), [byToken.jti, byId.jti].sort());
