@@ -31,3 +31,19 @@ export function servedCertificate(port: number, caPem: string): Promise<Certific
     socket.once('timeout', () => socket.destroy(new Error('TLS handshake timed out')));
   });
 }
+
+/**
+ * What a user sets for a container that joins an https manager with a join token, here on
+ * 127.0.0.1 at `port` (with latency probes every second, so the tests see peers' pings soon).
+ */
+export function tlsContainerEnv(name: string, port: number, o: { managerUrl: string; joinToken: string }): Record<string, string> {
+  return {
+    CENTRAL_MANAGER_URL: o.managerUrl,
+    CONTAINER_NAME: name,
+    EXTERNAL_IP: '127.0.0.1',
+    FLOTILLA_EXTERNAL_IP_CHECK: 'off',
+    AGENT_PORT: String(port),
+    FLOTILLA_JOIN_TOKEN: o.joinToken,
+    FLOTILLA_LATENCY_INTERVAL_MS: '1000',
+  };
+}

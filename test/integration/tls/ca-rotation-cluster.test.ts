@@ -18,7 +18,7 @@ import type { Agent } from 'undici';
 import { FlotillaProcess, freePort, waitFor } from '../../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { bearer, testKeys, type TestKeys } from '../../helpers/auth.js';
-import { httpsCall, tlsClient } from '../../helpers/tls.js';
+import { httpsCall, tlsClient, tlsContainerEnv } from '../../helpers/tls.js';
 import { initClusterCa, newKeyAndCsr } from '../../../src/tls/index.js';
 import type { LatencyMatrix } from '../../../src/protocol/observability-api.js';
 import { runCli } from '../../cli/run-cli.js';
@@ -68,17 +68,7 @@ describe('rotating the cluster CA under load', { timeout: 240_000 }, () => {
   async function container(name: string, joinToken: string, caCheck = `${CA_CHECK_S}s`): Promise<FlotillaProcess> {
     const port = await freePort();
     agentPorts.set(name, port);
-    return start(name, 'container', {
-      ...keys.env,
-      CENTRAL_MANAGER_URL: base,
-      CONTAINER_NAME: name,
-      EXTERNAL_IP: '127.0.0.1',
-      FLOTILLA_EXTERNAL_IP_CHECK: 'off',
-      AGENT_PORT: String(port),
-      FLOTILLA_JOIN_TOKEN: joinToken,
-      FLOTILLA_LATENCY_INTERVAL_MS: '1000',
-      FLOTILLA_CA_CHECK_INTERVAL: caCheck,
-    });
+    return start(name, 'container', { ...keys.env, ...tlsContainerEnv(name, port, { managerUrl: base, joinToken }), FLOTILLA_CA_CHECK_INTERVAL: caCheck });
   }
 
   before(async () => {

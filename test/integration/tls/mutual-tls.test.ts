@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { FlotillaProcess, freePort, waitFor } from '../../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { bearer, testKeys, type TestKeys } from '../../helpers/auth.js';
-import { httpsCall, servedCertificate, tlsClient } from '../../helpers/tls.js';
+import { httpsCall, servedCertificate, tlsClient, tlsContainerEnv } from '../../helpers/tls.js';
 import { certFingerprint, initClusterCa } from '../../../src/tls/index.js';
 import { createCa, issueKeyAndCert, loadSigningCa } from '../../../src/tls/x509.js';
 import { formatJoinToken, parseJoinToken } from '../../../src/auth/index.js';
@@ -42,16 +42,7 @@ describe('mutual TLS between manager and containers', { timeout: 240_000 }, () =
   async function container(name: string, joinToken: string): Promise<FlotillaProcess> {
     const port = await freePort();
     agentPorts.set(name, port);
-    return start(name, 'container', {
-      ...keys.env,
-      CENTRAL_MANAGER_URL: base,
-      CONTAINER_NAME: name,
-      EXTERNAL_IP: '127.0.0.1',
-      FLOTILLA_EXTERNAL_IP_CHECK: 'off',
-      AGENT_PORT: String(port),
-      FLOTILLA_JOIN_TOKEN: joinToken,
-      FLOTILLA_LATENCY_INTERVAL_MS: '1000',
-    });
+    return start(name, 'container', { ...keys.env, ...tlsContainerEnv(name, port, { managerUrl: base, joinToken }) });
   }
 
   const view = async (id: string) => (await httpsCall<{ state?: string }>(anonymous, 'GET', `${base}/api/v1/cluster/containers/${id}`, undefined, admin)).body;
