@@ -1,7 +1,7 @@
 /** Authentication settings from the environment (FLOTILLA_AUTH, FLOTILLA_KEY_DIR, ...). */
 import { ConfigError, envBool, envString, type Env } from '../common/env.js';
 import { DEFAULT_CONTAINER_TOKEN_TTL_MS } from './authenticator.js';
-import { InvalidDurationError, parseDuration } from './duration.js';
+import { envDuration } from './duration.js';
 import { DEFAULT_KEY_DIR, KEY_DIR_ENV } from './key-dir.js';
 
 export const AUTH_ENV = 'FLOTILLA_AUTH';
@@ -14,17 +14,6 @@ export interface AuthSettings {
   containerTokenTtlMs: number;
   /** Serve /metrics without a token (FLOTILLA_METRICS_PUBLIC=true); else it needs `read`. */
   metricsPublic: boolean;
-}
-
-export function envDuration(env: Env, name: string, fallbackMs: number): number {
-  const raw = envString(env, name);
-  if (raw === undefined) return fallbackMs;
-  try {
-    return parseDuration(raw);
-  } catch (err) {
-    if (err instanceof InvalidDurationError) throw new ConfigError(`${name}: ${err.message}`, { cause: err });
-    throw err;
-  }
 }
 
 export function authSettingsFromEnv(env: Env = process.env): AuthSettings {

@@ -1,4 +1,6 @@
 /** `90s`, `15m`, `24h`, `30d` (or plain seconds) → milliseconds; the CLI's and the env's TTLs. */
+import { ConfigError, envString, type Env } from '../common/env.js';
+
 export class InvalidDurationError extends Error {
   override readonly name = 'InvalidDurationError';
 }
@@ -18,4 +20,19 @@ export function formatDuration(ms: number): string {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${Math.round(ms / 1_000)}s`;
+}
+
+/** A duration from the environment (`fallbackMs` when unset); a bad or too short one is a ConfigError naming the variable. */
+export function envDuration(env: Env, name: string, fallbackMs: number, minMs = 0): number {
+  const raw = envString(env, name);
+  if (raw === undefined) return fallbackMs;
+  let ms: number;
+  try {
+    ms = parseDuration(raw);
+  } catch (err) {
+    if (err instanceof InvalidDurationError) throw new ConfigError(`${name}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (ms < minMs) throw new ConfigError(`${name}=${raw} is too short: at least ${minMs / 1_000}s`);
+  return ms;
 }

@@ -1,8 +1,8 @@
 /** Authentication and authorization: keys, tokens, join tokens, the request hook, the audit trail. */
 export { ApiAuthenticator, bearerToken, DEFAULT_CONTAINER_TOKEN_TTL_MS, KEY_RELOAD_INTERVAL_MS, MAX_AUTHORIZATION_LENGTH, type AuthenticatorOptions, type Caller } from './authenticator.js';
 export { auditHook, who } from './audit.js';
-export { AUTH_ENV, AUTH_OFF_WARNING, authSettingsFromEnv, envDuration, type AuthMode, type AuthSettings } from './config.js';
-export { formatDuration, InvalidDurationError, parseDuration } from './duration.js';
+export { AUTH_ENV, AUTH_OFF_WARNING, authSettingsFromEnv, type AuthMode, type AuthSettings } from './config.js';
+export { envDuration, formatDuration, InvalidDurationError, parseDuration } from './duration.js';
 export { AuthFailure, KeyDirError, type AuthFailureCode } from './errors.js';
 export { formatJoinToken, JOIN_TOKEN_PREFIX, looksLikeJoinToken, parseJoinToken, sameJoinToken, type JoinTokenParts } from './join-token.js';
 export {

@@ -1,7 +1,7 @@
 /** TLS settings from the environment: FLOTILLA_TLS, FLOTILLA_TLS_CERT/KEY/CA, FLOTILLA_TLS_SANS, FLOTILLA_CERT_TTL. */
 import { readFileSync } from 'node:fs';
 import { ConfigError, envList, envString, type Env } from '../common/env.js';
-import { InvalidDurationError, parseDuration } from '../auth/duration.js';
+import { envDuration } from '../auth/duration.js';
 
 export const TLS_ENV = 'FLOTILLA_TLS';
 export const TLS_CERT_ENV = 'FLOTILLA_TLS_CERT';
@@ -68,31 +68,11 @@ export function ownCertificatesFromEnv(env: Env): OwnCertificates | null {
 }
 
 export function certTtlFromEnv(env: Env): number {
-  const raw = envString(env, CERT_TTL_ENV);
-  if (raw === undefined) return DEFAULT_CERT_TTL_MS;
-  let ms: number;
-  try {
-    ms = parseDuration(raw);
-  } catch (err) {
-    if (err instanceof InvalidDurationError) throw new ConfigError(`${CERT_TTL_ENV}: ${err.message}`, { cause: err });
-    throw err;
-  }
-  if (ms < MIN_CERT_TTL_MS) throw new ConfigError(`${CERT_TTL_ENV}=${raw} is too short: at least ${MIN_CERT_TTL_MS / 1_000}s`);
-  return ms;
+  return envDuration(env, CERT_TTL_ENV, DEFAULT_CERT_TTL_MS, MIN_CERT_TTL_MS);
 }
 
 export function caCheckIntervalFromEnv(env: Env): number {
-  const raw = envString(env, CA_CHECK_INTERVAL_ENV);
-  if (raw === undefined) return DEFAULT_CA_CHECK_INTERVAL_MS;
-  let ms: number;
-  try {
-    ms = parseDuration(raw);
-  } catch (err) {
-    if (err instanceof InvalidDurationError) throw new ConfigError(`${CA_CHECK_INTERVAL_ENV}: ${err.message}`, { cause: err });
-    throw err;
-  }
-  if (ms < MIN_CA_CHECK_INTERVAL_MS) throw new ConfigError(`${CA_CHECK_INTERVAL_ENV}=${raw} is too short: at least ${MIN_CA_CHECK_INTERVAL_MS / 1_000}s`);
-  return ms;
+  return envDuration(env, CA_CHECK_INTERVAL_ENV, DEFAULT_CA_CHECK_INTERVAL_MS, MIN_CA_CHECK_INTERVAL_MS);
 }
 
 export function tlsSettingsFromEnv(env: Env = process.env): TlsSettings {

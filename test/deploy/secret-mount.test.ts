@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { CLI, freePort, http, waitFor } from '../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { runTool } from './deploy-files.js';
-import { killAllEntrypoints, startEntrypoint, stopEntrypoint } from './entrypoint-process.js';
+import { killAllEntrypoints, startEntrypoint, stopEntrypoint, type EntrypointProcess } from './entrypoint-process.js';
 
 const PASSWORD = 'deploy-secret-mount-test';
 const CONTAINER = 'secret-mount-test';
@@ -138,6 +138,21 @@ const startNoCaps = (args: string[], env: Record<string, string>) => startEntryp
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
+/** Waits until the manager at `url` lists `name` (asked with `token`); fails with both processes' output. */
+async function waitRegistered(url: string, token: string, name: string, manager: EntrypointProcess, container: EntrypointProcess): Promise<void> {
+  await waitFor(
+    `${name} to register`,
+    async () => manager.child.exitCode === null && (await http<{ containers?: { container_id: string }[] }>('GET', `${url}/api/v1/cluster/containers`, undefined, bearer(token))).body.containers?.some((c) => c.container_id === name),
+    20_000,
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${logsOf(manager, container)}`);
+  });
+}
+
+function logsOf(manager: EntrypointProcess, container: EntrypointProcess): string {
+  return `--- manager:\n${manager.output.join('')}\n--- container:\n${container.output.join('')}`;
+}
+
 test('a manager on a read-only, Secret-style key directory, through the entrypoint: a container joins with its join token file, an echo agent answers, and a rotated key swapped in via ..data is accepted without a restart', async () => {
   // The operator's side: keys and tokens made offline with the CLI, as docs/deploy/kubernetes.md says.
   const source = join(dir, 'keys');
@@ -184,7 +199,7 @@ test('a manager on a read-only, Secret-style key directory, through the entrypoi
     FLOTILLA_PREFIX: prefix,
     FLOTILLA_BIND_ADDRESS: '127.0.0.1',
   });
-  const logs = (): string => `--- manager:\n${manager.output.join('')}\n--- container:\n${container.output.join('')}`;
+  const logs = (): string => logsOf(manager, container);
   try {
     await waitFor('the manager to be ready', async () => manager.child.exitCode === null && (await http('GET', `${url}/ready`)).status === 200, 20_000).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${logs()}`);
@@ -192,13 +207,7 @@ test('a manager on a read-only, Secret-style key directory, through the entrypoi
     // Authentication is on: no token, no answer.
     assert.equal((await http('GET', `${url}/api/v1/cluster/containers`)).status, 401);
     // The container registered with its join token.
-    await waitFor(
-      'the container to register',
-      async () => (await http<{ containers?: { container_id: string }[] }>('GET', `${url}/api/v1/cluster/containers`, undefined, bearer(adminToken))).body.containers?.some((c) => c.container_id === CONTAINER),
-      20_000,
-    ).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n${logs()}`);
-    });
+    await waitRegistered(url, adminToken, CONTAINER, manager, container);
     const deployed = await http<{ agents?: { container_id: string }[] }>('POST', `${url}/api/v1/cluster/agents/deploy`, { agent_type: 'echo', name: 'mounted', preferred_container: CONTAINER }, bearer(adminToken));
     assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
     assert.equal(deployed.body.agents?.[0]?.container_id, CONTAINER);
@@ -280,15 +289,8 @@ test('the Swarm stack\'s layout: key secrets under /run/secrets/flotilla-keys (0
     FLOTILLA_PREFIX: prefix,
     FLOTILLA_BIND_ADDRESS: '127.0.0.1',
   });
-  const logs = (): string => `--- manager:\n${manager.output.join('')}\n--- container:\n${container.output.join('')}`;
   try {
-    await waitFor(
-      'the container to register',
-      async () => manager.child.exitCode === null && (await http<{ containers?: { container_id: string }[] }>('GET', `${url}/api/v1/cluster/containers`, undefined, bearer(adminToken))).body.containers?.some((c) => c.container_id === 'agent-1'),
-      20_000,
-    ).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n${logs()}`);
-    });
+    await waitRegistered(url, adminToken, 'agent-1', manager, container);
     assert.equal((await http('GET', `${url}/api/v1/cluster/containers`)).status, 401);
     assert.equal(snapshot(secrets), before);
     assert.doesNotMatch(manager.output.join(''), /created the cluster keys|readable by others/);
